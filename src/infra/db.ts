@@ -1,0 +1,97 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client';
+
+/** One connection's worth of raw SQL, for what Prisma Client cannot say: multi-statement scripts and session locks. */
+export interface SqlSession {
+  /** Runs one or more statements without parameters. */
+  exec(sql: string): Promise<void>;
+  /** Runs one parameterised statement and returns its rows. */
+  query<Row>(sql: string, params?: unknown[]): Promise<Row[]>;
+}
+
+export interface Database {
+  readonly prisma: PrismaClient;
+  /** `pglite` for the embedded default, `postgresql` for a server at DATABASE_URL. */
+  readonly kind: 'pglite' | 'postgresql';
+  /** Runs `fn` on a single connection held for its whole duration. */
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** Calls `listener` with every SQL statement Prisma Client runs; returns the unsubscriber. */
+  onQuery(listener: (sql: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A postgresql:// URL; without one an embedded PGlite database lives in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+}
+
+/** Opens the database the configuration names. One code path above the driver adapter. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.databaseUrl === undefined
+    ? openPGlite(path.join(options.dataDir, 'pglite'))
+    : openPostgres(options.databaseUrl);
+}
+
+async function openPGlite(directory: string): Promise<Database> {
+  await fs.mkdir(directory, { recursive: true });
+  const pglite = await PGlite.create(directory);
+  const session: SqlSession = {
+    exec: async (sql) => void (await pglite.exec(sql)),
+    query: async <Row>(sql: string, params?: unknown[]) => (await pglite.query<Row>(sql, params)).rows,
+  };
+  return withPrisma('pglite', new PrismaPGlite(pglite), {
+    // PGlite is a single connection: every caller already has it to itself.
+    withSession: (fn) => fn(session),
+    close: () => pglite.close(),
+  });
+}
+
+async function openPostgres(connectionString: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString });
+  // Without a listener an idle client's network error would crash the process.
+  pool.on('error', (error) => console.error('PostgreSQL pool error:', error.message));
+  return withPrisma('postgresql', new PrismaPg(pool), {
+    withSession: async (fn) => {
+      const client = await pool.connect();
+      try {
+        return await fn({
+          exec: async (sql) => void (await client.query(sql)),
+          query: async <Row>(sql: string, params?: unknown[]) =>
+            (await client.query(sql, params)).rows as Row[],
+        });
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  });
+}
+
+function withPrisma(
+  kind: Database['kind'],
+  adapter: PrismaPg | PrismaPGlite,
+  driver: Pick<Database, 'withSession' | 'close'>,
+): Database {
+  const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  const listeners = new Set<(sql: string) => void>();
+  prisma.$on('query', (event) => listeners.forEach((listener) => listener(event.query)));
+  return {
+    prisma,
+    kind,
+    withSession: driver.withSession,
+    onQuery(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      await prisma.$disconnect();
+      await driver.close();
+    },
+  };
+}

@@ -1,0 +1,308 @@
+import type { Prisma } from '../../generated/prisma/client';
+import { BugPriority, BugStatus } from '../../generated/prisma/enums';
+import type { ArgBuilder } from '@pothos/core';
+import { builder, type BuilderTypes, type PayloadFieldBuilder } from '../../graphql/builder';
+import { badUserInput, conflict, notFound } from '../../graphql/errors';
+import { parseId } from '../../graphql/ids';
+import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
+import { viewerOf } from '../../server/context';
+import { findReadableProject, isProjectMember } from '../project/access';
+import { findReadableBug, readableBugs } from './access';
+import { canMove, STATUS_MOVES } from './status';
+
+export const BugStatusEnum = builder.enumType(BugStatus, {
+  name: 'BugStatus',
+  description: `Where a bug is in its life. Allowed moves: ${Object.entries(STATUS_MOVES)
+    .map(([from, to]) => `${from} -> ${to.join(', ')}`)
+    .join('; ')}.`,
+});
+
+export const BugPriorityEnum = builder.enumType(BugPriority, {
+  name: 'BugPriority',
+  description: 'How urgent a bug is, from LOW to CRITICAL; ordering by priority follows this order.',
+});
+
+export const BugNode = builder.prismaNode('Bug', {
+  id: { field: 'id' },
+  findUnique: (id, ctx) => ({ id, AND: [readableBugs(viewerOf(ctx))] }),
+  fields: (t) => ({
+    key: t.string({
+      description: "The project's key and the bug's number, e.g. WEB-42.",
+      select: { number: true, project: { select: { key: true } } },
+      resolve: (bug) => `${bug.project.key}-${bug.number}`,
+    }),
+    number: t.exposeInt('number'),
+    title: t.exposeString('title'),
+    description: t.exposeString('description'),
+    status: t.expose('status', { type: BugStatusEnum }),
+    priority: t.expose('priority', { type: BugPriorityEnum }),
+    project: t.relation('project'),
+    reporter: t.relation('reporter'),
+    assignee: t.relation('assignee', { nullable: true }),
+    comments: t.relatedConnection('comments', {
+      cursor: 'id',
+      ...pageSize,
+      totalCount: true,
+      description: 'The discussion, oldest first.',
+      query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+// --- Listing ------------------------------------------------------------------------------------
+
+const BugFilter = builder.inputType('BugFilter', {
+  description: 'Narrows a bug list; every field given must match.',
+  fields: (t) => ({
+    projectId: t.id(),
+    status: t.field({ type: [BugStatusEnum], description: 'Any of these statuses.' }),
+    priority: t.field({ type: [BugPriorityEnum], description: 'Any of these priorities.' }),
+    assigneeId: t.id(),
+    reporterId: t.id(),
+    search: t.string({ description: 'Text found in the title or description, ignoring case.' }),
+  }),
+});
+
+const BugOrderField = builder.enumType('BugOrderField', {
+  values: { CREATED_AT: { value: 'createdAt' }, UPDATED_AT: { value: 'updatedAt' }, PRIORITY: { value: 'priority' } } as const,
+});
+
+const OrderDirection = builder.enumType('OrderDirection', {
+  values: { ASC: { value: 'asc' }, DESC: { value: 'desc' } } as const,
+});
+
+const BugOrder = builder.inputType('BugOrder', {
+  description: 'How to sort bugs; ties fall back to the newest.',
+  fields: (t) => ({
+    field: t.field({ type: BugOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, defaultValue: 'desc', required: true }),
+  }),
+});
+
+type BugFilterInput = typeof BugFilter.$inferInput;
+type BugOrderInput = typeof BugOrder.$inferInput;
+
+function bugWhere(filter: BugFilterInput | null | undefined): Prisma.BugWhereInput {
+  if (filter == null) return {};
+  const search = filter.search?.trim();
+  return {
+    projectId: filter.projectId == null ? undefined : parseId(filter.projectId, 'Project', 'filter.projectId'),
+    status: filter.status == null ? undefined : { in: filter.status },
+    priority: filter.priority == null ? undefined : { in: filter.priority },
+    assigneeId: filter.assigneeId == null ? undefined : parseId(filter.assigneeId, 'User', 'filter.assigneeId'),
+    reporterId: filter.reporterId == null ? undefined : parseId(filter.reporterId, 'User', 'filter.reporterId'),
+    OR: search
+      ? [
+          { title: { contains: search, mode: 'insensitive' } },
+          { description: { contains: search, mode: 'insensitive' } },
+        ]
+      : undefined,
+  };
+}
+
+function bugOrderBy(order: BugOrderInput | null | undefined): Prisma.BugOrderByWithRelationInput[] {
+  const { field, direction } = order ?? { field: 'createdAt', direction: 'desc' };
+  // The unique tail makes the order total, which cursor pagination needs.
+  return [{ [field]: direction }, { createdAt: 'desc' }, { id: 'desc' }];
+}
+
+const listArgs = (t: ArgBuilder<BuilderTypes>) => ({
+  filter: t({ type: BugFilter }),
+  orderBy: t({ type: BugOrder, description: 'Newest first when left out.' }),
+});
+
+builder.queryFields((t) => ({
+  bug: t.prismaField({
+    type: 'Bug',
+    description: 'A bug in a project you belong to (any, for an admin); NOT_FOUND otherwise.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      const id = parseId(args.id, 'Bug', 'id');
+      const bug = await ctx.prisma.bug.findFirst({ ...query, where: { id, ...readableBugs(viewerOf(ctx)) } });
+      if (bug === null) throw notFound('Bug', 'id');
+      return bug;
+    },
+  }),
+  bugs: t.prismaConnection({
+    type: 'Bug',
+    cursor: 'id',
+    ...pageSize,
+    description: 'Bugs in the projects you belong to (all, for an admin).',
+    args: listArgs(t.arg),
+    resolve: (query, _root, args, ctx) =>
+      ctx.prisma.bug.findMany({
+        ...query,
+        where: { AND: [readableBugs(viewerOf(ctx)), bugWhere(args.filter)] },
+        orderBy: bugOrderBy(args.orderBy),
+      }),
+    totalCount: (_root, args, ctx) =>
+      ctx.prisma.bug.count({ where: { AND: [readableBugs(viewerOf(ctx)), bugWhere(args.filter)] } }),
+  }),
+}));
+
+builder.prismaObjectField('Project', 'bugs', (t) =>
+  t.relatedConnection('bugs', {
+    cursor: 'id',
+    ...pageSize,
+    totalCount: true,
+    description: "The project's bugs, newest first unless ordered otherwise.",
+    args: listArgs(t.arg),
+    query: (args) => ({ where: bugWhere(args.filter), orderBy: bugOrderBy(args.orderBy) }),
+  }),
+);
+
+// --- Changes ------------------------------------------------------------------------------------
+
+/** Every bug mutation answers with the bug as it now is, loaded with the client's selection. */
+const bugPayload = {
+  outputFields: (t: PayloadFieldBuilder<{ bugId: string }>) => ({
+    bug: t.prismaField({
+      type: 'Bug',
+      resolve: (query, payload, _args, ctx) => ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: payload.bugId } }),
+    }),
+  }),
+};
+
+type Db = Prisma.TransactionClient;
+
+async function assertAssignable(db: Db, projectId: string, assigneeId: string): Promise<void> {
+  if (!(await isProjectMember(db, projectId, assigneeId))) {
+    throw badUserInput('assigneeId', "The assignee must be a member of the bug's project.");
+  }
+}
+
+builder.relayMutationField(
+  'createBug',
+  {
+    inputFields: (t) => ({
+      projectId: t.id({ required: true }),
+      title: t.string({ required: true, description: `1 to ${LIMITS.title} characters.` }),
+      description: t.string(),
+      priority: t.field({ type: BugPriorityEnum, defaultValue: 'MEDIUM' }),
+      assigneeId: t.id({ description: 'A member of the project; left out, nobody.' }),
+    }),
+  },
+  {
+    description: 'Files a bug in a project you belong to. It gets the next number in that project.',
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const projectId = parseId(input.projectId, 'Project', 'projectId');
+      const title = requiredText(input.title, 'title', LIMITS.title);
+      const description = optionalText(input.description ?? '', 'description', LIMITS.description);
+      const assigneeId = input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId');
+      const bug = await ctx.prisma.$transaction(async (tx) => {
+        await findReadableProject(tx, viewer, projectId, 'projectId');
+        if (assigneeId !== null) await assertAssignable(tx, projectId, assigneeId);
+        // Taking the next number locks the project row until commit, so numbers never repeat.
+        const [counter] = await tx.$queryRaw<[{ bugCount: number }]>`
+          UPDATE "Project" SET "bugCount" = "bugCount" + 1 WHERE "id" = ${projectId}::uuid RETURNING "bugCount"`;
+        return tx.bug.create({
+          data: {
+            projectId,
+            number: counter.bugCount,
+            title,
+            description,
+            priority: input.priority ?? 'MEDIUM',
+            reporterId: viewer.id,
+            assigneeId,
+          },
+          select: { id: true },
+        });
+      });
+      return { bugId: bug.id };
+    },
+  },
+  bugPayload,
+);
+
+builder.relayMutationField(
+  'updateBug',
+  {
+    inputFields: (t) => ({
+      bugId: t.id({ required: true }),
+      title: t.string({ description: 'Left out or null: unchanged.' }),
+      description: t.string({ description: 'Left out or null: unchanged.' }),
+      priority: t.field({ type: BugPriorityEnum, description: 'Left out or null: unchanged.' }),
+    }),
+  },
+  {
+    description: "Edits a bug's title, description or priority.",
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const bugId = parseId(input.bugId, 'Bug', 'bugId');
+      const data = {
+        title: input.title == null ? undefined : requiredText(input.title, 'title', LIMITS.title),
+        description:
+          input.description == null ? undefined : optionalText(input.description, 'description', LIMITS.description),
+        priority: input.priority ?? undefined,
+      };
+      if (Object.values(data).every((value) => value === undefined)) {
+        throw badUserInput('input', 'Give at least one of title, description or priority.');
+      }
+      await ctx.prisma.$transaction(async (tx) => {
+        await findReadableBug(tx, viewer, bugId, 'bugId');
+        await tx.bug.update({ where: { id: bugId }, data, select: { id: true } });
+      });
+      return { bugId };
+    },
+  },
+  bugPayload,
+);
+
+builder.relayMutationField(
+  'updateBugStatus',
+  {
+    inputFields: (t) => ({
+      bugId: t.id({ required: true }),
+      status: t.field({ type: BugStatusEnum, required: true }),
+    }),
+  },
+  {
+    description: "Moves a bug to another status (see BugStatus for the allowed moves). CLOSED sets closedAt; reopening clears it.",
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const bugId = parseId(input.bugId, 'Bug', 'bugId');
+      const to = input.status;
+      await ctx.prisma.$transaction(async (tx) => {
+        const { status: from } = await findReadableBug(tx, viewer, bugId, 'bugId');
+        if (!canMove(from, to)) throw badUserInput('status', `A bug cannot move from ${from} to ${to}.`);
+        // Conditional on the status we checked, so two racing moves cannot both pass the check.
+        const { count } = await tx.bug.updateMany({
+          where: { id: bugId, status: from },
+          data: { status: to, closedAt: to === 'CLOSED' ? new Date() : null },
+        });
+        if (count === 0) throw conflict('status', 'The bug changed meanwhile; reload it and try again.');
+      });
+      return { bugId };
+    },
+  },
+  bugPayload,
+);
+
+builder.relayMutationField(
+  'assignBug',
+  {
+    inputFields: (t) => ({
+      bugId: t.id({ required: true }),
+      assigneeId: t.id({ description: "A member of the bug's project; null unassigns." }),
+    }),
+  },
+  {
+    description: "Assigns a bug to a member of its project, or unassigns it with a null assigneeId.",
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const bugId = parseId(input.bugId, 'Bug', 'bugId');
+      const assigneeId = input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId');
+      await ctx.prisma.$transaction(async (tx) => {
+        const bug = await findReadableBug(tx, viewer, bugId, 'bugId');
+        if (assigneeId !== null) await assertAssignable(tx, bug.projectId, assigneeId);
+        await tx.bug.update({ where: { id: bugId }, data: { assigneeId }, select: { id: true } });
+      });
+      return { bugId };
+    },
+  },
+  bugPayload,
+);

@@ -1,0 +1,49 @@
+import { builder } from '../../graphql/builder';
+import { parseId } from '../../graphql/ids';
+import { LIMITS, requiredText } from '../../graphql/validation';
+import { viewerOf } from '../../server/context';
+import { findReadableBug, readableComments } from '../bug/access';
+
+export const CommentNode = builder.prismaNode('Comment', {
+  id: { field: 'id' },
+  findUnique: (id, ctx) => ({ id, AND: [readableComments(viewerOf(ctx))] }),
+  fields: (t) => ({
+    body: t.exposeString('body'),
+    bug: t.relation('bug'),
+    author: t.relation('author'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.relayMutationField(
+  'addComment',
+  {
+    inputFields: (t) => ({
+      bugId: t.id({ required: true }),
+      body: t.string({ required: true, description: `1 to ${LIMITS.commentBody} characters.` }),
+    }),
+  },
+  {
+    description: 'Adds a comment to a bug in a project you belong to.',
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const bugId = parseId(input.bugId, 'Bug', 'bugId');
+      const body = requiredText(input.body, 'body', LIMITS.commentBody);
+      const comment = await ctx.prisma.$transaction(async (tx) => {
+        await findReadableBug(tx, viewer, bugId, 'bugId');
+        return tx.comment.create({ data: { bugId, authorId: viewer.id, body }, select: { id: true } });
+      });
+      return { commentId: comment.id };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      comment: t.prismaField({
+        type: 'Comment',
+        resolve: (query, payload, _args, ctx) =>
+          ctx.prisma.comment.findUniqueOrThrow({ ...query, where: { id: payload.commentId } }),
+      }),
+    }),
+  },
+);

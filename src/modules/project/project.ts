@@ -1,0 +1,189 @@
+import { builder } from '../../graphql/builder';
+import { badUserInput, notFound } from '../../graphql/errors';
+import { parseId } from '../../graphql/ids';
+import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
+import type { PayloadFieldBuilder, BuilderTypes } from '../../graphql/builder';
+import { viewerOf } from '../../server/context';
+import { UserNode } from '../user/user';
+import { assertCanManageProject, findReadableProject, isProjectMember, readableProjects } from './access';
+
+export const ProjectNode = builder.prismaNode('Project', {
+  id: { field: 'id' },
+  findUnique: (id, ctx) => ({ id, AND: [readableProjects(viewerOf(ctx))] }),
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    owner: t.relation('owner'),
+    members: t.field({
+      type: [UserNode],
+      description: 'Everyone who works in the project, owner included, in the order they joined.',
+      select: (_args, _ctx, nestedSelection) => ({
+        memberships: { select: { user: nestedSelection(true) }, orderBy: [{ createdAt: 'asc' }, { userId: 'asc' }] },
+      }),
+      resolve: (project) => project.memberships.map((membership) => membership.user),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  project: t.prismaField({
+    type: 'Project',
+    description: 'A project you belong to (any project, for an admin); NOT_FOUND otherwise.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      const id = parseId(args.id, 'Project', 'id');
+      const project = await ctx.prisma.project.findFirst({ ...query, where: { id, ...readableProjects(viewerOf(ctx)) } });
+      if (project === null) throw notFound('Project', 'id');
+      return project;
+    },
+  }),
+  projects: t.prismaConnection({
+    type: 'Project',
+    cursor: 'id',
+    ...pageSize,
+    description: 'The projects you belong to (all of them, for an admin), newest first.',
+    resolve: (query, _root, _args, ctx) =>
+      ctx.prisma.project.findMany({
+        ...query,
+        where: readableProjects(viewerOf(ctx)),
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    totalCount: (_root, _args, ctx) => ctx.prisma.project.count({ where: readableProjects(viewerOf(ctx)) }),
+  }),
+}));
+
+const KEY = /^[A-Z]{2,10}$/;
+
+function projectKey(value: string): string {
+  const key = value.trim().toUpperCase();
+  if (!KEY.test(key)) throw badUserInput('key', 'key must be 2 to 10 letters, e.g. WEB.');
+  return key;
+}
+
+/** Every project mutation answers with the project as it now is, loaded with the client's selection. */
+const projectPayload = {
+  outputFields: (t: PayloadFieldBuilder<{ projectId: string }>) => ({
+    project: t.prismaField({
+      type: 'Project',
+      resolve: (query, payload, _args, ctx) =>
+        ctx.prisma.project.findUniqueOrThrow({ ...query, where: { id: payload.projectId } }),
+    }),
+  }),
+};
+
+builder.relayMutationField(
+  'createProject',
+  {
+    inputFields: (t) => ({
+      key: t.string({ required: true, description: '2 to 10 letters, unique; stored upper-case.' }),
+      name: t.string({ required: true }),
+      description: t.string(),
+    }),
+  },
+  {
+    description: 'Creates a project owned by you, with you as its first member.',
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const data = {
+        key: projectKey(input.key),
+        name: requiredText(input.name, 'name', LIMITS.projectName),
+        description: optionalText(input.description ?? '', 'description', LIMITS.description),
+      };
+      const project = await ctx.prisma.project.create({
+        data: { ...data, ownerId: viewer.id, memberships: { create: { userId: viewer.id } } },
+        select: { id: true },
+      });
+      return { projectId: project.id };
+    },
+  },
+  projectPayload,
+);
+
+builder.relayMutationField(
+  'updateProject',
+  {
+    inputFields: (t) => ({
+      projectId: t.id({ required: true }),
+      name: t.string({ description: 'Left out or null: unchanged.' }),
+      description: t.string({ description: 'Left out or null: unchanged.' }),
+    }),
+  },
+  {
+    description: "Renames or redescribes a project. The owner's or an admin's to do.",
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const projectId = parseId(input.projectId, 'Project', 'projectId');
+      const data = {
+        name: input.name == null ? undefined : requiredText(input.name, 'name', LIMITS.projectName),
+        description:
+          input.description == null ? undefined : optionalText(input.description, 'description', LIMITS.description),
+      };
+      await ctx.prisma.$transaction(async (tx) => {
+        assertCanManageProject(viewer, await findReadableProject(tx, viewer, projectId, 'projectId'));
+        await tx.project.update({ where: { id: projectId }, data, select: { id: true } });
+      });
+      return { projectId };
+    },
+  },
+  projectPayload,
+);
+
+const membershipInput = {
+  inputFields: (t: PothosSchemaTypes.InputFieldBuilder<BuilderTypes, 'InputObject'>) => ({
+    projectId: t.id({ required: true }),
+    userId: t.id({ required: true }),
+  }),
+};
+
+builder.relayMutationField(
+  'addProjectMember',
+  membershipInput,
+  {
+    description: 'Adds a user to a project; adding a member again changes nothing. The owner or an admin may.',
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const projectId = parseId(input.projectId, 'Project', 'projectId');
+      const userId = parseId(input.userId, 'User', 'userId');
+      await ctx.prisma.$transaction(async (tx) => {
+        assertCanManageProject(viewer, await findReadableProject(tx, viewer, projectId, 'projectId'));
+        const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
+        if (user === null) throw notFound('User', 'userId');
+        await tx.projectMember.upsert({
+          where: { projectId_userId: { projectId, userId } },
+          create: { projectId, userId },
+          update: {},
+        });
+      });
+      return { projectId };
+    },
+  },
+  projectPayload,
+);
+
+builder.relayMutationField(
+  'removeProjectMember',
+  membershipInput,
+  {
+    description:
+      'Removes a member from a project and unassigns their bugs there. The owner cannot be removed. The owner or an admin may.',
+    resolve: async (_root, { input }, ctx) => {
+      const viewer = viewerOf(ctx);
+      const projectId = parseId(input.projectId, 'Project', 'projectId');
+      const userId = parseId(input.userId, 'User', 'userId');
+      await ctx.prisma.$transaction(async (tx) => {
+        const project = await findReadableProject(tx, viewer, projectId, 'projectId');
+        assertCanManageProject(viewer, project);
+        if (project.ownerId === userId) throw badUserInput('userId', "The project's owner cannot be removed.");
+        if (!(await isProjectMember(tx, projectId, userId))) throw notFound('Member', 'userId');
+        // An assignee must be a member, so whoever leaves leaves their bugs unassigned.
+        await tx.bug.updateMany({ where: { projectId, assigneeId: userId }, data: { assigneeId: null } });
+        await tx.projectMember.delete({ where: { projectId_userId: { projectId, userId } } });
+      });
+      return { projectId };
+    },
+  },
+  projectPayload,
+);

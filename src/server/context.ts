@@ -1,0 +1,30 @@
+import type { PrismaClient } from '../generated/prisma/client';
+import type { UserRole } from '../generated/prisma/enums';
+import { unauthenticated } from '../graphql/errors';
+import type { TokenService } from './auth';
+
+/** The signed-in user, as far as authorization needs to know them. */
+export interface Viewer {
+  id: string;
+  role: UserRole;
+}
+
+/** What every resolver receives, over HTTP and WebSocket alike. */
+export interface Context {
+  prisma: PrismaClient;
+  tokens: TokenService;
+  /** Null when the request carries no token. A request with a bad token never gets this far. */
+  viewer: Viewer | null;
+}
+
+/** Services the context is built from, created once per app. */
+export interface ContextServices {
+  prisma: PrismaClient;
+  tokens: TokenService;
+}
+
+/** The signed-in viewer, or UNAUTHENTICATED: the guard at the top of every field but `me`, `signUp` and `logIn`. */
+export function viewerOf(ctx: Pick<Context, 'viewer'>): Viewer {
+  if (ctx.viewer === null) throw unauthenticated();
+  return ctx.viewer;
+}

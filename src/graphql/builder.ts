@@ -4,6 +4,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import type PrismaTypes from '../generated/pothos-types';
 import { getDatamodel } from '../generated/pothos-types';
 import type { Context } from '../server/context';
+import { viewerOf } from '../server/context';
 import { decodeGlobalId } from './ids';
 
 /** The schema builder: plugins and their settings only. Types live in src/modules. */
@@ -31,7 +32,12 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     nodesQueryOptions: false,
     nodeQueryOptions: { description: 'Fetches any object by its global ID; null when it does not exist or is not yours to see.' },
-    decodeGlobalID: (globalId) => decodeGlobalId(globalId),
+    // Only `node(id)` decodes through here (our inputs use parseId), so it doubles as that field's
+    // sign-in check, which must come before telling a caller anything about the ID.
+    decodeGlobalID: (globalId, ctx) => {
+      viewerOf(ctx);
+      return decodeGlobalId(globalId);
+    },
     edgesFieldOptions: { nullable: { list: false, items: false } },
   },
 });

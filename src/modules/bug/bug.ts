@@ -120,8 +120,9 @@ builder.queryFields((t) => ({
     description: 'A bug in a project you belong to (any, for an admin); NOT_FOUND otherwise.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, args, ctx) => {
+      const viewer = viewerOf(ctx);
       const id = parseId(args.id, 'Bug', 'id');
-      const bug = await ctx.prisma.bug.findFirst({ ...query, where: { id, ...readableBugs(viewerOf(ctx)) } });
+      const bug = await ctx.prisma.bug.findFirst({ ...query, where: { id, ...readableBugs(viewer) } });
       if (bug === null) throw notFound('Bug', 'id');
       return bug;
     },

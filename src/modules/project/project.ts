@@ -34,8 +34,9 @@ builder.queryFields((t) => ({
     description: 'A project you belong to (any project, for an admin); NOT_FOUND otherwise.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, args, ctx) => {
+      const viewer = viewerOf(ctx);
       const id = parseId(args.id, 'Project', 'id');
-      const project = await ctx.prisma.project.findFirst({ ...query, where: { id, ...readableProjects(viewerOf(ctx)) } });
+      const project = await ctx.prisma.project.findFirst({ ...query, where: { id, ...readableProjects(viewer) } });
       if (project === null) throw notFound('Project', 'id');
       return project;
     },

@@ -61,7 +61,10 @@ function fromLibraryError(original: unknown): GraphQLError | undefined {
       const field = uniqueFields(original.meta)?.[0];
       return conflict(field, field === undefined ? 'That value is already taken.' : `That ${field} is already taken.`);
     }
-    if (original.code === 'P2025') return notFound('Record');
+    if (original.code === 'P2025') {
+      const model = original.meta?.modelName;
+      return notFound(typeof model === 'string' ? model : 'Record');
+    }
   }
   return undefined;
 }

@@ -73,7 +73,10 @@ function fromLibraryError(original: unknown): GraphQLError | undefined {
 function uniqueFields(meta: Record<string, unknown> | undefined): string[] | undefined {
   const target = meta?.target;
   if (Array.isArray(target)) return target.map(String);
-  const cause = (meta?.driverAdapterError as { cause?: { constraint?: { fields?: unknown } } } | undefined)?.cause;
-  const fields = cause?.constraint?.fields;
-  return Array.isArray(fields) ? fields.map((field) => String(field).replace(/"/g, '')) : undefined;
+  type Cause = { constraint?: { fields?: unknown; index?: unknown } };
+  const constraint = (meta?.driverAdapterError as { cause?: Cause } | undefined)?.cause?.constraint;
+  if (Array.isArray(constraint?.fields)) return constraint.fields.map((field) => String(field).replace(/"/g, ''));
+  // Some adapters name only the index; Prisma names unique indexes <Table>_<column>_key.
+  const index = typeof constraint?.index === 'string' ? /^[^_]+_(.+)_key$/.exec(constraint.index) : null;
+  return index?.[1] === undefined ? undefined : [index[1]];
 }

@@ -106,7 +106,8 @@ function bugWhere(filter: BugFilterInput | null | undefined): Prisma.BugWhereInp
 function bugOrderBy(order: BugOrderInput | null | undefined): Prisma.BugOrderByWithRelationInput[] {
   const { field, direction } = order ?? { field: 'createdAt', direction: 'desc' };
   // The unique tail makes the order total, which cursor pagination needs.
-  return [{ [field]: direction }, { createdAt: 'desc' }, { id: 'desc' }];
+  const tail: Prisma.BugOrderByWithRelationInput[] = [{ createdAt: 'desc' }, { id: 'desc' }];
+  return field === 'createdAt' ? [{ createdAt: direction }, { id: direction }] : [{ [field]: direction }, ...tail];
 }
 
 const listArgs = (t: ArgBuilder<BuilderTypes>) => ({

@@ -19,6 +19,8 @@ export const UserStatusEnum = builder.enumType(UserStatus, {
 
 export const UserNode = builder.prismaNode('User', {
   id: { field: 'id' },
+  // Load only the columns a query asks for, which keeps password hashes in the database.
+  select: { id: true },
   findUnique: (id, ctx) => ({ id, AND: [visibleUsers(viewerOf(ctx))] }),
   fields: (t) => ({
     email: t.exposeString('email'),
@@ -35,8 +37,11 @@ builder.queryFields((t) => ({
     type: 'User',
     nullable: true,
     description: 'The signed-in user; null without a token.',
-    resolve: (query, _root, _args, ctx) =>
-      ctx.viewer === null ? null : ctx.prisma.user.findUnique({ ...query, where: { id: ctx.viewer.id } }),
+    resolve: (query, _root, _args, ctx) => {
+      // Spread before the early return: Pothos warns about a resolver that leaves its query unread.
+      const selection = { ...query };
+      return ctx.viewer === null ? null : ctx.prisma.user.findUnique({ ...selection, where: { id: ctx.viewer.id } });
+    },
   }),
   users: t.prismaConnection({
     type: 'User',

@@ -1,0 +1,56 @@
+import type { BugsWithEverythingQuery } from './gql/graphql';
+import * as ops from './operations';
+import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
+import { useServer, type TestServer } from './helpers/server';
+
+/** The SQL statements Prisma runs while `run` executes. */
+async function recordSql(server: TestServer, run: () => Promise<unknown>): Promise<string[]> {
+  const statements: string[] = [];
+  const stop = server.app.db.onQuery((sql) => statements.push(sql));
+  try {
+    await run();
+  } finally {
+    stop();
+  }
+  return statements;
+}
+
+describe('loading a page of bugs with everything around them', () => {
+  const server = useServer();
+  let alice: TestUser;
+
+  beforeAll(async () => {
+    alice = await signUp(server.current, 'alice');
+    const bob = await signUp(server.current, 'bob');
+    const projects = [await createProject(server.current, alice, [bob]), await createProject(server.current, bob, [alice])];
+    for (let i = 0; i < 24; i += 1) {
+      const project = projects[i % 2]!;
+      const bug = await createBug(server.current, i % 3 ? alice : bob, project.id, { assigneeId: i % 4 ? bob.id : undefined });
+      for (let c = 0; c < i % 7; c += 1) {
+        await server.current.ok(ops.AddComment, { input: { bugId: bug.id, body: `comment ${c}` } }, c % 2 ? alice.token : bob.token);
+      }
+    }
+  });
+
+  it('runs the same small number of SQL statements for 2 bugs as for 20 (no N+1)', async () => {
+    let small: BugsWithEverythingQuery | undefined;
+    let large: BugsWithEverythingQuery | undefined;
+    const forTwo = await recordSql(server.current, async () => {
+      small = await server.current.ok(ops.BugsWithEverything, { first: 2 }, alice.token);
+    });
+    const forTwenty = await recordSql(server.current, async () => {
+      large = await server.current.ok(ops.BugsWithEverything, { first: 20 }, alice.token);
+    });
+
+    expect(small?.bugs.edges).toHaveLength(2);
+    expect(large?.bugs.edges).toHaveLength(20);
+    const withComments = large!.bugs.edges.filter((edge) => edge.node.comments.edges.length > 0);
+    expect(withComments.length).toBeGreaterThan(5);
+    expect(withComments.every((edge) => edge.node.comments.edges.every((comment) => comment.node.author.name))).toBe(true);
+    expect(Math.max(...large!.bugs.edges.map((edge) => edge.node.comments.edges.length))).toBe(5);
+
+    expect(forTwenty.length).toBe(forTwo.length);
+    // The viewer, the bugs, their projects, reporters, assignees, comments and comment authors.
+    expect(forTwenty.length).toBeLessThanOrEqual(8);
+  });
+});

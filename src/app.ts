@@ -20,25 +20,45 @@ export interface App {
   stop(): Promise<void>;
 }
 
-const EXAMPLE_OPERATIONS = /* GraphQL */ `# Welcome to BugZapp. Sign up (the first account becomes an admin), then put
-#   { "Authorization": "Bearer <token>" }
-# in the Headers tab below and run the other operations.
+const EXAMPLE_OPERATIONS = /* GraphQL */ `
+  # Welcome to BugZapp. Sign up (the first account becomes an admin), then put
+  #   { "Authorization": "Bearer <token>" }
+  # in the Headers tab below and run the other operations.
 
-mutation SignUp {
-  signUp(input: { email: "ada@example.com", name: "Ada", password: "correct-horse" }) {
-    token
-    user { id name role }
+  mutation SignUp {
+    signUp(input: { email: "ada@example.com", name: "Ada", password: "correct-horse" }) {
+      token
+      user {
+        id
+        name
+        role
+      }
+    }
   }
-}
 
-query MyBugs {
-  me { name }
-  bugs(first: 10, filter: { status: [OPEN, IN_PROGRESS] }, orderBy: { field: PRIORITY, direction: DESC }) {
-    totalCount
-    edges { node { key title status priority assignee { name } } }
-    pageInfo { hasNextPage endCursor }
+  query MyBugs {
+    me {
+      name
+    }
+    bugs(first: 10, filter: { status: [OPEN, IN_PROGRESS] }, orderBy: { field: PRIORITY, direction: DESC }) {
+      totalCount
+      edges {
+        node {
+          key
+          title
+          status
+          priority
+          assignee {
+            name
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
   }
-}
 `;
 
 /** Opens the database, brings its schema up to date and wires HTTP to the GraphQL schema. */
@@ -61,10 +81,12 @@ export async function createApp(config: Config): Promise<App> {
     landingPage: false,
     // Our own masking plugin rather than yoga's, which would also log every expected error it maps.
     maskedErrors: false,
-    plugins: [useMaskedErrors({ maskError: (error) => maskError(error, (message, cause) => console.error(message, cause)) })],
+    plugins: [
+      useMaskedErrors({ maskError: (error) => maskError(error, (message, cause) => console.error(message, cause)) }),
+    ],
     context: ({ request }) => buildContext(services, request.headers.get('authorization')),
   });
-  const server = http.createServer(yoga);
+  const server = http.createServer(yoga.requestListener);
 
   return {
     db,

@@ -5,7 +5,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const app = await createApp(config);
   const { url } = await app.start();
-  const storage = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL';
+  const storage =
+    config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL';
   console.log(`BugZapp is listening on ${url} (${storage}${config.graphiql ? '; GraphiQL on' : ''})`);
 
   const shutdown = async (signal: string) => {

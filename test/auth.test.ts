@@ -113,7 +113,7 @@ describe('tokens', () => {
     const [header, payload] = user.token.split('.');
     const claims = jwt.decode(user.token) as jwt.JwtPayload;
     const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, role: 'ADMIN' })).toString('base64url')}.${user.token.split('.')[2]}`;
-    const foreign = jwt.sign({ role: claims.role }, 'some-other-secret-that-is-long-enough-to-use', {
+    const foreign = jwt.sign({ role: claims.role as string }, 'some-other-secret-that-is-long-enough-to-use', {
       subject: user.id,
       issuer: claims.iss,
       audience: claims.aud,
@@ -136,14 +136,26 @@ describe('user status', () => {
     const alice = await signUp(server.current, 'alice');
     const bob = await signUp(server.current, 'bob');
 
-    const own = await server.current.ok(ops.UpdateUserStatus, { input: { userId: alice.id, status: 'BUSY' } }, alice.token);
+    const own = await server.current.ok(
+      ops.UpdateUserStatus,
+      { input: { userId: alice.id, status: 'BUSY' } },
+      alice.token,
+    );
     expect(own.updateUserStatus.user.status).toBe('BUSY');
 
-    const other = await server.current.request(ops.UpdateUserStatus, { input: { userId: alice.id, status: 'AWAY' } }, bob.token);
+    const other = await server.current.request(
+      ops.UpdateUserStatus,
+      { input: { userId: alice.id, status: 'AWAY' } },
+      bob.token,
+    );
     expect(errorOf(other)).toEqual({ code: 'FORBIDDEN' });
     expect((await server.current.ok(ops.Me, {}, alice.token)).me?.status).toBe('BUSY');
 
-    const byAdmin = await server.current.ok(ops.UpdateUserStatus, { input: { userId: bob.id, status: 'ONLINE' } }, admin.token);
+    const byAdmin = await server.current.ok(
+      ops.UpdateUserStatus,
+      { input: { userId: bob.id, status: 'ONLINE' } },
+      admin.token,
+    );
     expect(byAdmin.updateUserStatus.user).toEqual({ id: bob.id, status: 'ONLINE' });
   });
 });

@@ -19,7 +19,11 @@ describe('filing and working on bugs', () => {
 
   it('numbers bugs per project and shows them as KEY-number', async () => {
     const other = await createProject(server.current, member);
-    const first = await createBug(server.current, member, project.id, { title: 'First', priority: 'HIGH', assigneeId: owner.id });
+    const first = await createBug(server.current, member, project.id, {
+      title: 'First',
+      priority: 'HIGH',
+      assigneeId: owner.id,
+    });
     const second = await createBug(server.current, owner, project.id, { title: 'Second' });
     const elsewhere = await createBug(server.current, member, other.id);
     expect(first).toMatchObject({
@@ -56,13 +60,20 @@ describe('filing and working on bugs', () => {
       [{ title: 'ok', assigneeId: 'garbage' }, 'assigneeId'],
     ] as const;
     for (const [input, field] of bad) {
-      const result = await server.current.request(ops.CreateBug, { input: { projectId: fresh.id, ...input } }, member.token);
+      const result = await server.current.request(
+        ops.CreateBug,
+        { input: { projectId: fresh.id, ...input } },
+        member.token,
+      );
       expect({ input: Object.keys(input), error: errorOf(result) }).toEqual({
         input: Object.keys(input),
         error: { code: 'BAD_USER_INPUT', field },
       });
     }
-    const atTheLimit = await createBug(server.current, member, fresh.id, { title: 'x'.repeat(200), description: 'y'.repeat(20_000) });
+    const atTheLimit = await createBug(server.current, member, fresh.id, {
+      title: 'x'.repeat(200),
+      description: 'y'.repeat(20_000),
+    });
     // None of the refused attempts used up a number.
     expect(atTheLimit.key).toBe(`${fresh.key}-1`);
     const { project: after } = await server.current.ok(ops.Project, { id: fresh.id }, owner.token);
@@ -71,15 +82,27 @@ describe('filing and working on bugs', () => {
 
   it('answers NOT_FOUND for an unknown project and BAD_USER_INPUT for an id of the wrong type', async () => {
     const unknown = Buffer.from('Project:00000000-0000-4000-8000-000000000000').toString('base64');
-    const missing = await server.current.request(ops.CreateBug, { input: { projectId: unknown, title: 'x' } }, member.token);
+    const missing = await server.current.request(
+      ops.CreateBug,
+      { input: { projectId: unknown, title: 'x' } },
+      member.token,
+    );
     expect(errorOf(missing)).toEqual({ code: 'NOT_FOUND', field: 'projectId' });
-    const wrongType = await server.current.request(ops.CreateBug, { input: { projectId: member.id, title: 'x' } }, member.token);
+    const wrongType = await server.current.request(
+      ops.CreateBug,
+      { input: { projectId: member.id, title: 'x' } },
+      member.token,
+    );
     expect(errorOf(wrongType)).toEqual({ code: 'BAD_USER_INPUT', field: 'projectId' });
   });
 
   it('edits title, description and priority, keeping what is left out', async () => {
     const bug = await createBug(server.current, member, project.id, { title: 'Before', description: 'Words' });
-    const { updateBug } = await server.current.ok(ops.UpdateBug, { input: { bugId: bug.id, title: ' After ', priority: 'CRITICAL' } }, owner.token);
+    const { updateBug } = await server.current.ok(
+      ops.UpdateBug,
+      { input: { bugId: bug.id, title: ' After ', priority: 'CRITICAL' } },
+      owner.token,
+    );
     expect(updateBug.bug).toMatchObject({ title: 'After', description: 'Words', priority: 'CRITICAL' });
     expect(new Date(updateBug.bug.updatedAt).getTime()).toBeGreaterThan(new Date(bug.updatedAt).getTime());
 
@@ -98,19 +121,32 @@ describe('filing and working on bugs', () => {
     };
     const statuses = Object.keys(allowed) as BugStatus[];
     // A path that visits every status, so each "from" can be tried against every "to".
-    const reach: Record<BugStatus, BugStatus[]> = { OPEN: [], IN_PROGRESS: ['IN_PROGRESS'], RESOLVED: ['RESOLVED'], CLOSED: ['CLOSED'] };
+    const reach: Record<BugStatus, BugStatus[]> = {
+      OPEN: [],
+      IN_PROGRESS: ['IN_PROGRESS'],
+      RESOLVED: ['RESOLVED'],
+      CLOSED: ['CLOSED'],
+    };
     for (const from of statuses) {
       for (const to of statuses) {
         const bug = await createBug(server.current, member, project.id);
         for (const step of reach[from]) {
           await server.current.ok(ops.UpdateBugStatus, { input: { bugId: bug.id, status: step } }, member.token);
         }
-        const result = await server.current.request(ops.UpdateBugStatus, { input: { bugId: bug.id, status: to } }, member.token);
+        const result = await server.current.request(
+          ops.UpdateBugStatus,
+          { input: { bugId: bug.id, status: to } },
+          member.token,
+        );
         if (allowed[from].includes(to)) {
           expect(result.data?.updateBugStatus.bug.status).toBe(to);
           expect(result.data?.updateBugStatus.bug.closedAt == null).toBe(to !== 'CLOSED');
         } else {
-          expect({ from, to, error: errorOf(result) }).toEqual({ from, to, error: { code: 'BAD_USER_INPUT', field: 'status' } });
+          expect({ from, to, error: errorOf(result) }).toEqual({
+            from,
+            to,
+            error: { code: 'BAD_USER_INPUT', field: 'status' },
+          });
           const { bug: unchanged } = await server.current.ok(ops.Bug, { id: bug.id }, member.token);
           expect(unchanged.status).toBe(from);
         }
@@ -120,22 +156,46 @@ describe('filing and working on bugs', () => {
 
   it('reopening a closed bug clears closedAt', async () => {
     const bug = await createBug(server.current, member, project.id);
-    const closed = await server.current.ok(ops.UpdateBugStatus, { input: { bugId: bug.id, status: 'CLOSED' } }, member.token);
+    const closed = await server.current.ok(
+      ops.UpdateBugStatus,
+      { input: { bugId: bug.id, status: 'CLOSED' } },
+      member.token,
+    );
     expect(closed.updateBugStatus.bug.closedAt).not.toBeNull();
-    const reopened = await server.current.ok(ops.UpdateBugStatus, { input: { bugId: bug.id, status: 'OPEN' } }, member.token);
+    const reopened = await server.current.ok(
+      ops.UpdateBugStatus,
+      { input: { bugId: bug.id, status: 'OPEN' } },
+      member.token,
+    );
     expect(reopened.updateBugStatus.bug).toMatchObject({ status: 'OPEN', closedAt: null });
   });
 
   it('assigns to members only, and unassigns with null', async () => {
     const bug = await createBug(server.current, owner, project.id);
-    const assigned = await server.current.ok(ops.AssignBug, { input: { bugId: bug.id, assigneeId: member.id } }, owner.token);
+    const assigned = await server.current.ok(
+      ops.AssignBug,
+      { input: { bugId: bug.id, assigneeId: member.id } },
+      owner.token,
+    );
     expect(assigned.assignBug.bug.assignee).toEqual({ id: member.id });
-    const refused = await server.current.request(ops.AssignBug, { input: { bugId: bug.id, assigneeId: outsider.id } }, owner.token);
+    const refused = await server.current.request(
+      ops.AssignBug,
+      { input: { bugId: bug.id, assigneeId: outsider.id } },
+      owner.token,
+    );
     expect(errorOf(refused)).toEqual({ code: 'BAD_USER_INPUT', field: 'assigneeId' });
-    const unassigned = await server.current.ok(ops.AssignBug, { input: { bugId: bug.id, assigneeId: null } }, member.token);
+    const unassigned = await server.current.ok(
+      ops.AssignBug,
+      { input: { bugId: bug.id, assigneeId: null } },
+      member.token,
+    );
     expect(unassigned.assignBug.bug.assignee).toBeNull();
     const unknownBug = Buffer.from('Bug:00000000-0000-4000-8000-000000000000').toString('base64');
-    const missing = await server.current.request(ops.AssignBug, { input: { bugId: unknownBug, assigneeId: null } }, owner.token);
+    const missing = await server.current.request(
+      ops.AssignBug,
+      { input: { bugId: unknownBug, assigneeId: null } },
+      owner.token,
+    );
     expect(errorOf(missing)).toEqual({ code: 'NOT_FOUND', field: 'bugId' });
   });
 

@@ -5,14 +5,23 @@ import { ConfigError, loadConfig } from '../src/config';
 describe('configuration', () => {
   it('has defaults that need nothing set', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 4000, databaseUrl: undefined, jwtSecret: undefined, production: false, graphiql: true });
+    expect(config).toMatchObject({
+      port: 4000,
+      databaseUrl: undefined,
+      jwtSecret: undefined,
+      production: false,
+      graphiql: true,
+    });
     expect(config.dataDir).toBe(path.resolve('data'));
   });
 
   it('refuses production without a JWT_SECRET, or with a short one anywhere', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
     expect(() => loadConfig({ JWT_SECRET: 'short' })).toThrow(ConfigError);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) })).toMatchObject({ production: true, graphiql: false });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) })).toMatchObject({
+      production: true,
+      graphiql: false,
+    });
   });
 
   it('says what is wrong with a bad value', () => {

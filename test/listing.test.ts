@@ -27,7 +27,13 @@ describe('listing bugs: pagination, filters and ordering', () => {
       { project: web, by: bob, title: 'Typo on pricing page', priority: 'LOW', description: 'It says PRICNG' },
       { project: web, by: alice, title: 'Slow dashboard', priority: 'HIGH', assignee: alice },
       { project: api, by: bob, title: 'Timeout on export', priority: 'MEDIUM', assignee: bob },
-      { project: api, by: alice, title: 'Wrong status code', priority: 'HIGH', description: 'Returns 500 on LOGIN failure' },
+      {
+        project: api,
+        by: alice,
+        title: 'Wrong status code',
+        priority: 'HIGH',
+        description: 'Returns 500 on LOGIN failure',
+      },
     ] as const;
     for (const spec of specs) {
       await createBug(server.current, spec.by, spec.project.id, {
@@ -39,7 +45,11 @@ describe('listing bugs: pagination, filters and ordering', () => {
       titles.push(spec.title);
     }
     const { bugs } = await server.current.ok(ops.Bugs, { filter: { search: 'slow' } }, alice.token);
-    await server.current.ok(ops.UpdateBugStatus, { input: { bugId: bugs.edges[0]!.node.id, status: 'IN_PROGRESS' } }, bob.token);
+    await server.current.ok(
+      ops.UpdateBugStatus,
+      { input: { bugId: bugs.edges[0]!.node.id, status: 'IN_PROGRESS' } },
+      bob.token,
+    );
   });
 
   it('pages through every bug, newest first, without gaps or repeats', async () => {
@@ -77,7 +87,11 @@ describe('listing bugs: pagination, filters and ordering', () => {
     expect(await list({ projectId: api.id })).toEqual(['Timeout on export', 'Wrong status code']);
     expect(await list({ status: ['IN_PROGRESS'] })).toEqual(['Slow dashboard']);
     expect(await list({ status: ['OPEN', 'IN_PROGRESS'], projectId: web.id })).toHaveLength(3);
-    expect(await list({ priority: ['HIGH', 'CRITICAL'] })).toEqual(['Login button crashes', 'Slow dashboard', 'Wrong status code']);
+    expect(await list({ priority: ['HIGH', 'CRITICAL'] })).toEqual([
+      'Login button crashes',
+      'Slow dashboard',
+      'Wrong status code',
+    ]);
     expect(await list({ assigneeId: bob.id })).toEqual(['Login button crashes', 'Timeout on export']);
     expect(await list({ reporterId: bob.id, projectId: web.id })).toEqual(['Typo on pricing page']);
     // Case-insensitive, in the title or the description.
@@ -94,8 +108,12 @@ describe('listing bugs: pagination, filters and ordering', () => {
     expect(bugs.pageInfo.hasNextPage).toBe(true);
   });
 
-  it('filters a project\'s own bug list too', async () => {
-    const { project } = await server.current.ok(ops.ProjectBugs, { id: web.id, filter: { priority: ['LOW'] } }, alice.token);
+  it("filters a project's own bug list too", async () => {
+    const { project } = await server.current.ok(
+      ops.ProjectBugs,
+      { id: web.id, filter: { priority: ['LOW'] } },
+      alice.token,
+    );
     expect(project.bugs).toEqual({ totalCount: 1, edges: [{ node: { key: `${web.key}-2` } }] });
   });
 
@@ -108,8 +126,16 @@ describe('listing bugs: pagination, filters and ordering', () => {
       );
       return bugs.edges.map((edge) => edge.node.title);
     };
-    expect(await order('CREATED_AT', 'ASC')).toEqual(['Login button crashes', 'Typo on pricing page', 'Slow dashboard']);
-    expect(await order('CREATED_AT', 'DESC')).toEqual(['Slow dashboard', 'Typo on pricing page', 'Login button crashes']);
+    expect(await order('CREATED_AT', 'ASC')).toEqual([
+      'Login button crashes',
+      'Typo on pricing page',
+      'Slow dashboard',
+    ]);
+    expect(await order('CREATED_AT', 'DESC')).toEqual([
+      'Slow dashboard',
+      'Typo on pricing page',
+      'Login button crashes',
+    ]);
     expect(await order('PRIORITY', 'DESC')).toEqual(['Login button crashes', 'Slow dashboard', 'Typo on pricing page']);
     expect(await order('PRIORITY', 'ASC')).toEqual(['Typo on pricing page', 'Slow dashboard', 'Login button crashes']);
     // 'Slow dashboard' changed status last, so it was updated last.
@@ -121,7 +147,11 @@ describe('listing bugs: pagination, filters and ordering', () => {
     const titlesByPriority: string[] = [];
     let after: string | null | undefined;
     do {
-      const { bugs } = await server.current.ok(ops.Bugs, { first: 1, after, filter: { projectId: web.id }, orderBy: { field: 'PRIORITY', direction: 'ASC' } }, alice.token);
+      const { bugs } = await server.current.ok(
+        ops.Bugs,
+        { first: 1, after, filter: { projectId: web.id }, orderBy: { field: 'PRIORITY', direction: 'ASC' } },
+        alice.token,
+      );
       titlesByPriority.push(...bugs.edges.map((edge) => edge.node.title));
       after = bugs.pageInfo.hasNextPage ? bugs.pageInfo.endCursor : undefined;
     } while (after);
@@ -131,7 +161,11 @@ describe('listing bugs: pagination, filters and ordering', () => {
   it("pages through a bug's comments and the user list", async () => {
     const bug = await createBug(server.current, alice, web.id);
     for (let i = 1; i <= 5; i += 1) {
-      await server.current.ok(ops.AddComment, { input: { bugId: bug.id, body: `comment ${i}` } }, i % 2 ? alice.token : bob.token);
+      await server.current.ok(
+        ops.AddComment,
+        { input: { bugId: bug.id, body: `comment ${i}` } },
+        i % 2 ? alice.token : bob.token,
+      );
     }
     const first = await server.current.ok(ops.Bug, { id: bug.id, commentsFirst: 3 }, bob.token);
     const rest = await server.current.ok(

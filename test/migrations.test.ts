@@ -33,9 +33,14 @@ describe('migrations', () => {
     expect(Object.keys(expected.columns).length).toBeGreaterThan(30);
   });
 
-  it("record themselves in _prisma_migrations as Prisma Migrate does, and apply once", async () => {
+  it('record themselves in _prisma_migrations as Prisma Migrate does, and apply once', async () => {
     const rows = await db.withSession((session) =>
-      session.query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number }>(
+      session.query<{
+        migration_name: string;
+        checksum: string;
+        finished_at: Date | null;
+        applied_steps_count: number;
+      }>(
         'SELECT migration_name, checksum, finished_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name',
       ),
     );

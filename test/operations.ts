@@ -5,7 +5,13 @@ export const SignUp = graphql(`
   mutation SignUp($input: SignUpInput!) {
     signUp(input: $input) {
       token
-      user { id email name role status }
+      user {
+        id
+        email
+        name
+        role
+        status
+      }
     }
   }
 `);
@@ -14,14 +20,23 @@ export const LogIn = graphql(`
   mutation LogIn($input: LogInInput!) {
     logIn(input: $input) {
       token
-      user { id email }
+      user {
+        id
+        email
+      }
     }
   }
 `);
 
 export const Me = graphql(`
   query Me {
-    me { id email name role status }
+    me {
+      id
+      email
+      name
+      role
+      status
+    }
   }
 `);
 
@@ -29,8 +44,17 @@ export const Users = graphql(`
   query Users($first: Int, $after: String) {
     users(first: $first, after: $after) {
       totalCount
-      edges { cursor node { id name } }
-      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor
+        node {
+          id
+          name
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `);
@@ -38,7 +62,10 @@ export const Users = graphql(`
 export const UpdateUserStatus = graphql(`
   mutation UpdateUserStatus($input: UpdateUserStatusInput!) {
     updateUserStatus(input: $input) {
-      user { id status }
+      user {
+        id
+        status
+      }
     }
   }
 `);
@@ -46,7 +73,18 @@ export const UpdateUserStatus = graphql(`
 export const CreateProject = graphql(`
   mutation CreateProject($input: CreateProjectInput!) {
     createProject(input: $input) {
-      project { id key name description owner { id } members { id } }
+      project {
+        id
+        key
+        name
+        description
+        owner {
+          id
+        }
+        members {
+          id
+        }
+      }
     }
   }
 `);
@@ -54,7 +92,11 @@ export const CreateProject = graphql(`
 export const UpdateProject = graphql(`
   mutation UpdateProject($input: UpdateProjectInput!) {
     updateProject(input: $input) {
-      project { id name description }
+      project {
+        id
+        name
+        description
+      }
     }
   }
 `);
@@ -62,7 +104,12 @@ export const UpdateProject = graphql(`
 export const AddProjectMember = graphql(`
   mutation AddProjectMember($input: AddProjectMemberInput!) {
     addProjectMember(input: $input) {
-      project { id members { id } }
+      project {
+        id
+        members {
+          id
+        }
+      }
     }
   }
 `);
@@ -70,7 +117,12 @@ export const AddProjectMember = graphql(`
 export const RemoveProjectMember = graphql(`
   mutation RemoveProjectMember($input: RemoveProjectMemberInput!) {
     removeProjectMember(input: $input) {
-      project { id members { id } }
+      project {
+        id
+        members {
+          id
+        }
+      }
     }
   }
 `);
@@ -78,8 +130,24 @@ export const RemoveProjectMember = graphql(`
 export const Project = graphql(`
   query Project($id: ID!) {
     project(id: $id) {
-      id key name owner { id } members { id }
-      bugs(first: 50) { totalCount edges { node { id key } } }
+      id
+      key
+      name
+      owner {
+        id
+      }
+      members {
+        id
+      }
+      bugs(first: 50) {
+        totalCount
+        edges {
+          node {
+            id
+            key
+          }
+        }
+      }
     }
   }
 `);
@@ -88,8 +156,16 @@ export const Projects = graphql(`
   query Projects($first: Int, $after: String) {
     projects(first: $first, after: $after) {
       totalCount
-      edges { node { id key } }
-      pageInfo { hasNextPage endCursor }
+      edges {
+        node {
+          id
+          key
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `);
@@ -97,7 +173,14 @@ export const Projects = graphql(`
 export const ProjectBugs = graphql(`
   query ProjectBugs($id: ID!, $filter: BugFilter, $first: Int) {
     project(id: $id) {
-      bugs(first: $first, filter: $filter) { totalCount edges { node { key } } }
+      bugs(first: $first, filter: $filter) {
+        totalCount
+        edges {
+          node {
+            key
+          }
+        }
+      }
     }
   }
 `);
@@ -107,27 +190,53 @@ export const Node = graphql(`
     node(id: $id) {
       id
       __typename
-      ... on Bug { key }
-      ... on Project { key }
-      ... on User { name }
-      ... on Comment { body }
+      ... on Bug {
+        key
+      }
+      ... on Project {
+        key
+      }
+      ... on User {
+        name
+      }
+      ... on Comment {
+        body
+      }
     }
   }
 `);
 
 export const BugFields = graphql(`
   fragment BugFields on Bug {
-    id key number title description status priority closedAt createdAt updatedAt
-    project { id key }
-    reporter { id }
-    assignee { id }
+    id
+    key
+    number
+    title
+    description
+    status
+    priority
+    closedAt
+    createdAt
+    updatedAt
+    project {
+      id
+      key
+    }
+    reporter {
+      id
+    }
+    assignee {
+      id
+    }
   }
 `);
 
 export const CreateBug = graphql(`
   mutation CreateBug($input: CreateBugInput!) {
     createBug(input: $input) {
-      bug { ...BugFields }
+      bug {
+        ...BugFields
+      }
     }
   }
 `);
@@ -135,7 +244,9 @@ export const CreateBug = graphql(`
 export const UpdateBug = graphql(`
   mutation UpdateBug($input: UpdateBugInput!) {
     updateBug(input: $input) {
-      bug { ...BugFields }
+      bug {
+        ...BugFields
+      }
     }
   }
 `);
@@ -143,7 +254,9 @@ export const UpdateBug = graphql(`
 export const UpdateBugStatus = graphql(`
   mutation UpdateBugStatus($input: UpdateBugStatusInput!) {
     updateBugStatus(input: $input) {
-      bug { ...BugFields }
+      bug {
+        ...BugFields
+      }
     }
   }
 `);
@@ -151,7 +264,9 @@ export const UpdateBugStatus = graphql(`
 export const AssignBug = graphql(`
   mutation AssignBug($input: AssignBugInput!) {
     assignBug(input: $input) {
-      bug { ...BugFields }
+      bug {
+        ...BugFields
+      }
     }
   }
 `);
@@ -159,7 +274,16 @@ export const AssignBug = graphql(`
 export const AddComment = graphql(`
   mutation AddComment($input: AddCommentInput!) {
     addComment(input: $input) {
-      comment { id body author { id } bug { id } }
+      comment {
+        id
+        body
+        author {
+          id
+        }
+        bug {
+          id
+        }
+      }
     }
   }
 `);
@@ -170,8 +294,20 @@ export const Bug = graphql(`
       ...BugFields
       comments(first: $commentsFirst, after: $commentsAfter) {
         totalCount
-        edges { cursor node { id body author { id } } }
-        pageInfo { hasNextPage endCursor }
+        edges {
+          cursor
+          node {
+            id
+            body
+            author {
+              id
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
       }
     }
   }
@@ -181,8 +317,20 @@ export const Bugs = graphql(`
   query Bugs($first: Int, $after: String, $filter: BugFilter, $orderBy: BugOrder) {
     bugs(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
       totalCount
-      edges { cursor node { id key title priority status } }
-      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor
+        node {
+          id
+          key
+          title
+          priority
+          status
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `);
@@ -192,11 +340,28 @@ export const BugsWithEverything = graphql(`
     bugs(first: $first) {
       edges {
         node {
-          key title
-          project { key name }
-          reporter { name }
-          assignee { name }
-          comments(first: 5) { edges { node { body author { name } } } }
+          key
+          title
+          project {
+            key
+            name
+          }
+          reporter {
+            name
+          }
+          assignee {
+            name
+          }
+          comments(first: 5) {
+            edges {
+              node {
+                body
+                author {
+                  name
+                }
+              }
+            }
+          }
         }
       }
     }

@@ -40,7 +40,11 @@ describe('projects and membership', () => {
       expect(errorOf(result)).toEqual({ code: 'BAD_USER_INPUT', field });
     }
     const project = await createProject(server.current, owner);
-    const taken = await server.current.request(ops.CreateProject, { input: { key: project.key, name: 'Again' } }, member.token);
+    const taken = await server.current.request(
+      ops.CreateProject,
+      { input: { key: project.key, name: 'Again' } },
+      member.token,
+    );
     expect(errorOf(taken)).toEqual({ code: 'CONFLICT', field: 'key' });
   });
 
@@ -53,12 +57,24 @@ describe('projects and membership', () => {
     );
     expect(byOwner.updateProject.project).toMatchObject({ name: 'Renamed', description: 'New words' });
 
-    const byAdmin = await server.current.ok(ops.UpdateProject, { input: { projectId: project.id, name: 'By admin' } }, admin.token);
+    const byAdmin = await server.current.ok(
+      ops.UpdateProject,
+      { input: { projectId: project.id, name: 'By admin' } },
+      admin.token,
+    );
     expect(byAdmin.updateProject.project).toMatchObject({ name: 'By admin', description: 'New words' });
 
-    const byMember = await server.current.request(ops.UpdateProject, { input: { projectId: project.id, name: 'No' } }, member.token);
+    const byMember = await server.current.request(
+      ops.UpdateProject,
+      { input: { projectId: project.id, name: 'No' } },
+      member.token,
+    );
     expect(errorOf(byMember)).toEqual({ code: 'FORBIDDEN' });
-    const byOutsider = await server.current.request(ops.UpdateProject, { input: { projectId: project.id, name: 'No' } }, outsider.token);
+    const byOutsider = await server.current.request(
+      ops.UpdateProject,
+      { input: { projectId: project.id, name: 'No' } },
+      outsider.token,
+    );
     expect(errorOf(byOutsider)).toEqual({ code: 'NOT_FOUND', field: 'projectId' });
 
     const { project: after } = await server.current.ok(ops.Project, { id: project.id }, owner.token);
@@ -67,22 +83,46 @@ describe('projects and membership', () => {
 
   it('adds and removes members; the owner cannot be removed and removal unassigns their bugs', async () => {
     const project = await createProject(server.current, owner);
-    const added = await server.current.ok(ops.AddProjectMember, { input: { projectId: project.id, userId: member.id } }, owner.token);
+    const added = await server.current.ok(
+      ops.AddProjectMember,
+      { input: { projectId: project.id, userId: member.id } },
+      owner.token,
+    );
     expect(added.addProjectMember.project.members.map((user) => user.id)).toEqual([owner.id, member.id]);
-    const again = await server.current.ok(ops.AddProjectMember, { input: { projectId: project.id, userId: member.id } }, owner.token);
+    const again = await server.current.ok(
+      ops.AddProjectMember,
+      { input: { projectId: project.id, userId: member.id } },
+      owner.token,
+    );
     expect(again.addProjectMember.project.members).toHaveLength(2);
 
     const bug = await createBug(server.current, owner, project.id, { assigneeId: member.id });
     expect(bug.assignee?.id).toBe(member.id);
 
-    const byMember = await server.current.request(ops.RemoveProjectMember, { input: { projectId: project.id, userId: owner.id } }, member.token);
+    const byMember = await server.current.request(
+      ops.RemoveProjectMember,
+      { input: { projectId: project.id, userId: owner.id } },
+      member.token,
+    );
     expect(errorOf(byMember)).toEqual({ code: 'FORBIDDEN' });
-    const ownerOut = await server.current.request(ops.RemoveProjectMember, { input: { projectId: project.id, userId: owner.id } }, owner.token);
+    const ownerOut = await server.current.request(
+      ops.RemoveProjectMember,
+      { input: { projectId: project.id, userId: owner.id } },
+      owner.token,
+    );
     expect(errorOf(ownerOut)).toEqual({ code: 'BAD_USER_INPUT', field: 'userId' });
-    const notMember = await server.current.request(ops.RemoveProjectMember, { input: { projectId: project.id, userId: outsider.id } }, owner.token);
+    const notMember = await server.current.request(
+      ops.RemoveProjectMember,
+      { input: { projectId: project.id, userId: outsider.id } },
+      owner.token,
+    );
     expect(errorOf(notMember)).toEqual({ code: 'NOT_FOUND', field: 'userId' });
 
-    const removed = await server.current.ok(ops.RemoveProjectMember, { input: { projectId: project.id, userId: member.id } }, admin.token);
+    const removed = await server.current.ok(
+      ops.RemoveProjectMember,
+      { input: { projectId: project.id, userId: member.id } },
+      admin.token,
+    );
     expect(removed.removeProjectMember.project.members).toEqual([{ id: owner.id }]);
     const { bug: unassigned } = await server.current.ok(ops.Bug, { id: bug.id }, owner.token);
     expect(unassigned.assignee).toBeNull();
@@ -93,14 +133,22 @@ describe('projects and membership', () => {
   it('refuses to add an unknown user or a non-user ID', async () => {
     const project = await createProject(server.current, owner);
     const unknown = Buffer.from('User:00000000-0000-4000-8000-000000000000').toString('base64');
-    const result = await server.current.request(ops.AddProjectMember, { input: { projectId: project.id, userId: unknown } }, owner.token);
+    const result = await server.current.request(
+      ops.AddProjectMember,
+      { input: { projectId: project.id, userId: unknown } },
+      owner.token,
+    );
     expect(errorOf(result)).toEqual({ code: 'NOT_FOUND', field: 'userId' });
-    const wrongType = await server.current.request(ops.AddProjectMember, { input: { projectId: project.id, userId: project.id } }, owner.token);
+    const wrongType = await server.current.request(
+      ops.AddProjectMember,
+      { input: { projectId: project.id, userId: project.id } },
+      owner.token,
+    );
     expect(errorOf(wrongType)).toEqual({ code: 'BAD_USER_INPUT', field: 'userId' });
   });
 });
 
-describe("what a non-member sees of another project: nothing", () => {
+describe('what a non-member sees of another project: nothing', () => {
   const server = useServer();
   let admin: TestUser;
   let owner: TestUser;
@@ -115,14 +163,24 @@ describe("what a non-member sees of another project: nothing", () => {
     outsider = await signUp(server.current, 'outsider');
     project = await createProject(server.current, owner);
     bug = await createBug(server.current, owner, project.id, { title: 'Secret crash' });
-    const { addComment } = await server.current.ok(ops.AddComment, { input: { bugId: bug.id, body: 'secret' } }, owner.token);
+    const { addComment } = await server.current.ok(
+      ops.AddComment,
+      { input: { bugId: bug.id, body: 'secret' } },
+      owner.token,
+    );
     commentId = addComment.comment.id;
     await createProject(server.current, outsider); // the outsider has a project of their own
   });
 
   it('gets NOT_FOUND for the project, its bug, a comment and its owner by id, as for ids that do not exist', async () => {
-    expect(errorOf(await server.current.request(ops.Project, { id: project.id }, outsider.token))).toEqual({ code: 'NOT_FOUND', field: 'id' });
-    expect(errorOf(await server.current.request(ops.Bug, { id: bug.id }, outsider.token))).toEqual({ code: 'NOT_FOUND', field: 'id' });
+    expect(errorOf(await server.current.request(ops.Project, { id: project.id }, outsider.token))).toEqual({
+      code: 'NOT_FOUND',
+      field: 'id',
+    });
+    expect(errorOf(await server.current.request(ops.Bug, { id: bug.id }, outsider.token))).toEqual({
+      code: 'NOT_FOUND',
+      field: 'id',
+    });
     for (const id of [project.id, bug.id, commentId, owner.id]) {
       const seen = await server.current.request(ops.Node, { id }, outsider.token);
       expect(errorOf(seen)).toEqual({ code: 'NOT_FOUND' });
@@ -162,7 +220,11 @@ describe("what a non-member sees of another project: nothing", () => {
       server.current.request(ops.UpdateBug, { input: { bugId: bug.id, title: 'x' } }, outsider.token),
       server.current.request(ops.UpdateBugStatus, { input: { bugId: bug.id, status: 'CLOSED' } }, outsider.token),
       server.current.request(ops.AssignBug, { input: { bugId: bug.id, assigneeId: null } }, outsider.token),
-      server.current.request(ops.AddProjectMember, { input: { projectId: project.id, userId: outsider.id } }, outsider.token),
+      server.current.request(
+        ops.AddProjectMember,
+        { input: { projectId: project.id, userId: outsider.id } },
+        outsider.token,
+      ),
     ];
     for (const result of await Promise.all(attempts)) expect(errorOf(result)?.code).toBe('NOT_FOUND');
     const { bug: unchanged } = await server.current.ok(ops.Bug, { id: bug.id }, owner.token);
@@ -181,7 +243,11 @@ describe("what a non-member sees of another project: nothing", () => {
   });
 
   it('shows members the users they share a project with, and only them', async () => {
-    await server.current.ok(ops.AddProjectMember, { input: { projectId: project.id, userId: outsider.id } }, owner.token);
+    await server.current.ok(
+      ops.AddProjectMember,
+      { input: { projectId: project.id, userId: outsider.id } },
+      owner.token,
+    );
     const { users } = await server.current.ok(ops.Users, {}, outsider.token);
     expect(users.edges.map((edge) => edge.node.id).sort()).toEqual([owner.id, outsider.id].sort());
   });

@@ -22,12 +22,21 @@ describe('loading a page of bugs with everything around them', () => {
   beforeAll(async () => {
     alice = await signUp(server.current, 'alice');
     const bob = await signUp(server.current, 'bob');
-    const projects = [await createProject(server.current, alice, [bob]), await createProject(server.current, bob, [alice])];
+    const projects = [
+      await createProject(server.current, alice, [bob]),
+      await createProject(server.current, bob, [alice]),
+    ];
     for (let i = 0; i < 24; i += 1) {
       const project = projects[i % 2]!;
-      const bug = await createBug(server.current, i % 3 ? alice : bob, project.id, { assigneeId: i % 4 ? bob.id : undefined });
+      const bug = await createBug(server.current, i % 3 ? alice : bob, project.id, {
+        assigneeId: i % 4 ? bob.id : undefined,
+      });
       for (let c = 0; c < i % 7; c += 1) {
-        await server.current.ok(ops.AddComment, { input: { bugId: bug.id, body: `comment ${c}` } }, c % 2 ? alice.token : bob.token);
+        await server.current.ok(
+          ops.AddComment,
+          { input: { bugId: bug.id, body: `comment ${c}` } },
+          c % 2 ? alice.token : bob.token,
+        );
       }
     }
   });
@@ -46,7 +55,9 @@ describe('loading a page of bugs with everything around them', () => {
     expect(large?.bugs.edges).toHaveLength(20);
     const withComments = large!.bugs.edges.filter((edge) => edge.node.comments.edges.length > 0);
     expect(withComments.length).toBeGreaterThan(5);
-    expect(withComments.every((edge) => edge.node.comments.edges.every((comment) => comment.node.author.name))).toBe(true);
+    expect(withComments.every((edge) => edge.node.comments.edges.every((comment) => comment.node.author.name))).toBe(
+      true,
+    );
     expect(Math.max(...large!.bugs.edges.map((edge) => edge.node.comments.edges.length))).toBe(5);
 
     expect(forTwenty.length).toBe(forTwo.length);

@@ -31,7 +31,9 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesQueryOptions: false,
-    nodeQueryOptions: { description: 'Fetches any object by its global ID; NOT_FOUND when it does not exist or is not yours to see.' },
+    nodeQueryOptions: {
+      description: 'Fetches any object by its global ID; NOT_FOUND when it does not exist or is not yours to see.',
+    },
     // Only `node(id)` decodes through here (our inputs use parseId), so it doubles as that field's
     // sign-in check, which must come before telling a caller anything about the ID.
     decodeGlobalID: (globalId, ctx) => {

@@ -41,7 +41,11 @@ export function maskError(raw: unknown, log: (message: string, error: unknown) =
   const original = located?.originalError ?? raw;
   const known = fromLibraryError(original);
   if (known !== undefined) {
-    return new GraphQLError(known.message, { nodes: located?.nodes, path: located?.path, extensions: known.extensions });
+    return new GraphQLError(known.message, {
+      nodes: located?.nodes,
+      path: located?.path,
+      extensions: known.extensions,
+    });
   }
   if (located !== undefined && (original === undefined || original instanceof GraphQLError)) return located;
   log('Unexpected error', original);

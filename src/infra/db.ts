@@ -52,7 +52,7 @@ async function openPGlite(directory: string): Promise<Database> {
   });
 }
 
-async function openPostgres(connectionString: string): Promise<Database> {
+function openPostgres(connectionString: string): Database {
   const pool = new pg.Pool({ connectionString });
   // Without a listener an idle client's network error would crash the process.
   pool.on('error', (error) => console.error('PostgreSQL pool error:', error.message));
@@ -62,8 +62,7 @@ async function openPostgres(connectionString: string): Promise<Database> {
       try {
         return await fn({
           exec: async (sql) => void (await client.query(sql)),
-          query: async <Row>(sql: string, params?: unknown[]) =>
-            (await client.query(sql, params)).rows as Row[],
+          query: async <Row>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as Row[],
         });
       } finally {
         client.release();

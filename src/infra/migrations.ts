@@ -72,7 +72,9 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
         }
         if (record !== undefined) {
           if (record.checksum !== migration.checksum) {
-            console.warn(`Migration ${migration.name} was edited after it was applied; the database keeps the old version.`);
+            console.warn(
+              `Migration ${migration.name} was edited after it was applied; the database keeps the old version.`,
+            );
           }
           continue;
         }

@@ -6,17 +6,24 @@ import type { Context, ContextServices } from './context';
  * context. A value that is not a valid Bearer token for an existing user: UNAUTHENTICATED for the
  * whole operation, so a client with a stale token learns it at once instead of seeing empty results.
  */
-export async function buildContext(services: ContextServices, authorization: string | null | undefined): Promise<Context> {
+export async function buildContext(
+  services: ContextServices,
+  authorization: string | null | undefined,
+): Promise<Context> {
   const base = { prisma: services.prisma, tokens: services.tokens };
   if (authorization == null || authorization.trim() === '') return { ...base, viewer: null };
 
   const [scheme, token, ...rest] = authorization.trim().split(/\s+/);
-  const claims = scheme?.toLowerCase() === 'bearer' && token !== undefined && rest.length === 0
-    ? services.tokens.verify(token)
-    : null;
+  const claims =
+    scheme?.toLowerCase() === 'bearer' && token !== undefined && rest.length === 0
+      ? services.tokens.verify(token)
+      : null;
   if (claims === null) throw unauthenticated('The access token is invalid or has expired; sign in again.');
 
-  const user = await services.prisma.user.findUnique({ where: { id: claims.userId }, select: { id: true, role: true } });
+  const user = await services.prisma.user.findUnique({
+    where: { id: claims.userId },
+    select: { id: true, role: true },
+  });
   if (user === null) throw unauthenticated('The access token is for an account that no longer exists.');
   return { ...base, viewer: user };
 }

@@ -1,7 +1,13 @@
 import type { SqlSession } from '../../src/infra/db';
 import type { DatabaseShape } from './expected-schema';
 
-const ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
+const ACTIONS: Record<string, string> = {
+  a: 'NO ACTION',
+  r: 'RESTRICT',
+  c: 'CASCADE',
+  n: 'SET NULL',
+  d: 'SET DEFAULT',
+};
 
 /** The structure of the public schema, read from pg_catalog, Prisma's bookkeeping table left out. */
 export async function actualShape(session: SqlSession): Promise<DatabaseShape> {
@@ -13,7 +19,13 @@ export async function actualShape(session: SqlSession): Promise<DatabaseShape> {
     WHERE n.nspname = 'public' GROUP BY t.typname`);
   for (const row of enums) shape.enums[row.name] = row.labels;
 
-  const columns = await session.query<{ table: string; column: string; type: string; notnull: boolean; default: string | null }>(`
+  const columns = await session.query<{
+    table: string;
+    column: string;
+    type: string;
+    notnull: boolean;
+    default: string | null;
+  }>(`
     SELECT c.relname AS "table", a.attname AS "column", format_type(a.atttypid, a.atttypmod) AS type,
            a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS "default"
     FROM pg_attribute a
@@ -26,7 +38,14 @@ export async function actualShape(session: SqlSession): Promise<DatabaseShape> {
     shape.columns[`${row.table}.${row.column}`] = { type, nullable: !row.notnull, default: row.default };
   }
 
-  const indexes = await session.query<{ name: string; table: string; unique: boolean; primary: boolean; columns: string[]; descending: boolean[] }>(`
+  const indexes = await session.query<{
+    name: string;
+    table: string;
+    unique: boolean;
+    primary: boolean;
+    columns: string[];
+    descending: boolean[];
+  }>(`
     SELECT i.relname AS name, t.relname AS "table", ix.indisunique AS "unique", ix.indisprimary AS "primary",
            array(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
@@ -44,7 +63,15 @@ export async function actualShape(session: SqlSession): Promise<DatabaseShape> {
     };
   }
 
-  const keys = await session.query<{ name: string; table: string; columns: string[]; references: string; referenced: string[]; ondelete: string; onupdate: string }>(`
+  const keys = await session.query<{
+    name: string;
+    table: string;
+    columns: string[];
+    references: string;
+    referenced: string[];
+    ondelete: string;
+    onupdate: string;
+  }>(`
     SELECT c.conname AS name, t.relname AS "table", r.relname AS "references",
            array(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,

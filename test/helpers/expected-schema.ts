@@ -7,7 +7,17 @@ export interface DatabaseShape {
   enums: Record<string, string[]>;
   columns: Record<string, { type: string; nullable: boolean; default: string | null }>;
   indexes: Record<string, { table: string; unique: boolean; primary: boolean; columns: string[] }>;
-  foreignKeys: Record<string, { table: string; columns: string[]; references: string; referencedColumns: string[]; onDelete: string; onUpdate: string }>;
+  foreignKeys: Record<
+    string,
+    {
+      table: string;
+      columns: string[];
+      references: string;
+      referencedColumns: string[];
+      onDelete: string;
+      onUpdate: string;
+    }
+  >;
 }
 
 type Field = {
@@ -70,7 +80,9 @@ const REFERENTIAL_ACTIONS: Record<string, string> = {
 };
 
 /** The database prisma/schema.prisma describes, named as Prisma Migrate names things. */
-export async function expectedShape(schemaFile = path.resolve(__dirname, '../../prisma/schema.prisma')): Promise<DatabaseShape> {
+export async function expectedShape(
+  schemaFile = path.resolve(__dirname, '../../prisma/schema.prisma'),
+): Promise<DatabaseShape> {
   const dmmf = await getDMMF({ datamodel: await fs.readFile(schemaFile, 'utf8') });
   const shape: DatabaseShape = { enums: {}, columns: {}, indexes: {}, foreignKeys: {} };
   for (const enumType of dmmf.datamodel.enums) {
@@ -79,7 +91,8 @@ export async function expectedShape(schemaFile = path.resolve(__dirname, '../../
 
   const tables = new Map(dmmf.datamodel.models.map((model) => [model.name, model.dbName ?? model.name]));
   const columnName = (model: string, field: string) => {
-    const found = dmmf.datamodel.models.find((m) => m.name === model)?.fields.find((f) => f.name === field) as Field | undefined;
+    const found = dmmf.datamodel.models.find((m) => m.name === model)?.fields.find((f) => f.name === field) as
+      Field | undefined;
     return found?.dbName ?? field;
   };
 
@@ -89,7 +102,8 @@ export async function expectedShape(schemaFile = path.resolve(__dirname, '../../
       if (field.kind === 'scalar' || field.kind === 'enum') {
         const native = field.nativeType ? NATIVE_TYPES[field.nativeType[0]] : undefined;
         if (field.nativeType && !native) throw new Error(`No expectation for @db.${field.nativeType[0]} yet`);
-        const type = field.kind === 'enum' ? field.type : native ? native(field.nativeType![1]) : SCALAR_TYPES[field.type]!;
+        const type =
+          field.kind === 'enum' ? field.type : native ? native(field.nativeType![1]) : SCALAR_TYPES[field.type]!;
         const name = field.dbName ?? field.name;
         shape.columns[`${table}.${name}`] = { type, nullable: !field.isRequired, default: columnDefault(field, type) };
       }
@@ -110,7 +124,9 @@ export async function expectedShape(schemaFile = path.resolve(__dirname, '../../
 
   for (const index of dmmf.datamodel.indexes) {
     const table = tables.get(index.model)!;
-    const columns = index.fields.map((f) => `${columnName(index.model, f.name)}${f.sortOrder === 'desc' ? ' DESC' : ''}`);
+    const columns = index.fields.map(
+      (f) => `${columnName(index.model, f.name)}${f.sortOrder === 'desc' ? ' DESC' : ''}`,
+    );
     const bare = index.fields.map((f) => columnName(index.model, f.name));
     const name =
       index.dbName ??

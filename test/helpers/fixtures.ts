@@ -19,8 +19,7 @@ let sequence = 0;
 export const unique = (prefix: string) => `${prefix}-${process.pid}-${++sequence}-${randomBytes(3).toString('hex')}`;
 
 /** A project key no other test has used: 10 random capital letters. */
-export const uniqueKey = () =>
-  Array.from(randomBytes(10), (byte) => String.fromCharCode(65 + (byte % 26))).join('');
+export const uniqueKey = () => Array.from(randomBytes(10), (byte) => String.fromCharCode(65 + (byte % 26))).join('');
 
 export async function signUp(server: TestServer, name = 'user'): Promise<TestUser> {
   const email = `${unique(name)}@example.com`;

@@ -24,7 +24,11 @@ export interface TestServer {
     token?: string,
   ): Promise<GraphQLResponse<Data>>;
   /** Like request, but fails the test on any error and returns the data. */
-  ok<Data, Variables>(document: TypedDocumentNode<Data, Variables>, variables?: Variables, token?: string): Promise<Data>;
+  ok<Data, Variables>(
+    document: TypedDocumentNode<Data, Variables>,
+    variables?: Variables,
+    token?: string,
+  ): Promise<Data>;
   /** Stops the server; the database and data folder stay, for a restart. */
   stop(): Promise<void>;
 }

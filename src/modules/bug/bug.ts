@@ -67,7 +67,11 @@ const BugFilter = builder.inputType('BugFilter', {
 });
 
 const BugOrderField = builder.enumType('BugOrderField', {
-  values: { CREATED_AT: { value: 'createdAt' }, UPDATED_AT: { value: 'updatedAt' }, PRIORITY: { value: 'priority' } } as const,
+  values: {
+    CREATED_AT: { value: 'createdAt' },
+    UPDATED_AT: { value: 'updatedAt' },
+    PRIORITY: { value: 'priority' },
+  } as const,
 });
 
 const OrderDirection = builder.enumType('OrderDirection', {
@@ -163,7 +167,8 @@ const bugPayload = {
   outputFields: (t: PayloadFieldBuilder<{ bugId: string }>) => ({
     bug: t.prismaField({
       type: 'Bug',
-      resolve: (query, payload, _args, ctx) => ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: payload.bugId } }),
+      resolve: (query, payload, _args, ctx) =>
+        ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: payload.bugId } }),
     }),
   }),
 };
@@ -263,7 +268,8 @@ builder.relayMutationField(
     }),
   },
   {
-    description: "Moves a bug to another status (see BugStatus for the allowed moves). CLOSED sets closedAt; reopening clears it.",
+    description:
+      'Moves a bug to another status (see BugStatus for the allowed moves). CLOSED sets closedAt; reopening clears it.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
       const bugId = parseId(input.bugId, 'Bug', 'bugId');
@@ -293,7 +299,7 @@ builder.relayMutationField(
     }),
   },
   {
-    description: "Assigns a bug to a member of its project, or unassigns it with a null assigneeId.",
+    description: 'Assigns a bug to a member of its project, or unassigns it with a null assigneeId.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
       const bugId = parseId(input.bugId, 'Bug', 'bugId');

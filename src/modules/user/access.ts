@@ -6,9 +6,6 @@ import { isAdmin } from '../project/access';
 export function visibleUsers(viewer: Viewer): Prisma.UserWhereInput {
   if (isAdmin(viewer)) return {};
   return {
-    OR: [
-      { id: viewer.id },
-      { memberships: { some: { project: { memberships: { some: { userId: viewer.id } } } } } },
-    ],
+    OR: [{ id: viewer.id }, { memberships: { some: { project: { memberships: { some: { userId: viewer.id } } } } } }],
   };
 }

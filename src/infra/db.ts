@@ -22,6 +22,7 @@ export interface Database {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** Calls `listener` with every SQL statement Prisma Client runs; returns the unsubscriber. */
   onQuery(listener: (sql: string) => void): () => void;
+  /** Closes Prisma Client and the driver; calling it again waits for the first close. */
   close(): Promise<void>;
 }
 
@@ -80,6 +81,7 @@ function withPrisma(
   const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
   const listeners = new Set<(sql: string) => void>();
   prisma.$on('query', (event) => listeners.forEach((listener) => listener(event.query)));
+  let closing: Promise<void> | undefined;
   return {
     prisma,
     kind,
@@ -88,9 +90,9 @@ function withPrisma(
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async close() {
-      await prisma.$disconnect();
-      await driver.close();
+    close() {
+      closing ??= prisma.$disconnect().then(() => driver.close());
+      return closing;
     },
   };
 }

@@ -20,7 +20,7 @@ describe('GraphiQL', () => {
 
   it('is not served when switched off', async () => {
     const response = await html(disabled.current.url);
-    expect(response.headers.get('content-type')).not.toContain('text/html');
+    expect(response.headers.get('content-type') ?? '').not.toContain('text/html');
     expect(await response.text()).not.toContain('graphiql');
   });
 });

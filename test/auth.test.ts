@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import * as ops from './operations';
 import { errorOf, PASSWORD, signUp, unique } from './helpers/fixtures';
@@ -96,6 +98,12 @@ describe('tokens', () => {
       'mutation { createBug(input: { projectId: "UHJvamVjdDow", title: "x" }) { bug { id } } }',
       'mutation { addComment(input: { bugId: "QnVnOjA=", body: "x" }) { comment { id } } }',
       'mutation { updateUserStatus(input: { userId: "VXNlcjow", status: ONLINE }) { user { id } } }',
+      'mutation { updateProject(input: { projectId: "x", name: "x" }) { project { id } } }',
+      'mutation { addProjectMember(input: { projectId: "x", userId: "x" }) { project { id } } }',
+      'mutation { removeProjectMember(input: { projectId: "x", userId: "x" }) { project { id } } }',
+      'mutation { updateBug(input: { bugId: "x", title: "x" }) { bug { id } } }',
+      'mutation { updateBugStatus(input: { bugId: "x", status: CLOSED }) { bug { id } } }',
+      'mutation { assignBug(input: { bugId: "x", assigneeId: null }) { bug { id } } }',
     ];
     for (const query of fields) {
       const response = await fetch(server.current.url, {
@@ -119,9 +127,13 @@ describe('tokens', () => {
       audience: claims.aud,
     });
     const expired = jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, 'irrelevant');
+    // Signed with the server's own secret but never expiring: still refused.
+    const secret = fs.readFileSync(path.join(server.current.dataDir, 'jwt-secret'), 'utf8').trim();
+    const { exp: _exp, ...withoutExpiry } = claims;
+    const immortal = jwt.sign(withoutExpiry, secret, { algorithm: 'HS256' });
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
 
-    for (const token of [tampered, foreign, expired, unsigned, 'garbage']) {
+    for (const token of [tampered, foreign, expired, unsigned, immortal, 'garbage']) {
       const result = await server.current.request(ops.Me, {}, token);
       expect(errorOf(result)).toEqual({ code: 'UNAUTHENTICATED' });
     }
@@ -150,6 +162,20 @@ describe('user status', () => {
     );
     expect(errorOf(other)).toEqual({ code: 'FORBIDDEN' });
     expect((await server.current.ok(ops.Me, {}, alice.token)).me?.status).toBe('BUSY');
+
+    const malformed = await server.current.request(
+      ops.UpdateUserStatus,
+      { input: { userId: 'x', status: 'AWAY' } },
+      admin.token,
+    );
+    expect(errorOf(malformed)).toEqual({ code: 'BAD_USER_INPUT', field: 'userId' });
+    const nobody = Buffer.from('User:00000000-0000-4000-8000-000000000000').toString('base64');
+    const unknown = await server.current.request(
+      ops.UpdateUserStatus,
+      { input: { userId: nobody, status: 'AWAY' } },
+      admin.token,
+    );
+    expect(errorOf(unknown)).toEqual({ code: 'NOT_FOUND', field: 'userId' });
 
     const byAdmin = await server.current.ok(
       ops.UpdateUserStatus,

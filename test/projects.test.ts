@@ -64,6 +64,19 @@ describe('projects and membership', () => {
     );
     expect(byAdmin.updateProject.project).toMatchObject({ name: 'By admin', description: 'New words' });
 
+    const invalid = [
+      [{ name: ' ' }, 'name'],
+      [{ name: 'x'.repeat(101) }, 'name'],
+      [{ description: 'x'.repeat(20_001) }, 'description'],
+    ] as const;
+    for (const [input, field] of invalid) {
+      const refused = await server.current.request(
+        ops.UpdateProject,
+        { input: { projectId: project.id, ...input } },
+        owner.token,
+      );
+      expect(errorOf(refused)).toEqual({ code: 'BAD_USER_INPUT', field });
+    }
     const byMember = await server.current.request(
       ops.UpdateProject,
       { input: { projectId: project.id, name: 'No' } },

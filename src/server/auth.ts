@@ -74,9 +74,9 @@ export class TokenService {
         issuer: ISSUER,
         audience: AUDIENCE,
       });
-      if (typeof payload === 'string' || typeof payload.sub !== 'string' || typeof payload.iat !== 'number') {
-        return null;
-      }
+      // jsonwebtoken checks exp only when present; a token without one must not live forever.
+      if (typeof payload === 'string' || typeof payload.sub !== 'string') return null;
+      if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number') return null;
       const role: unknown = payload.role;
       if (role !== 'ADMIN' && role !== 'MEMBER') return null;
       return { userId: payload.sub, role };

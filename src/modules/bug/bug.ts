@@ -79,7 +79,7 @@ const OrderDirection = builder.enumType('OrderDirection', {
 });
 
 const BugOrder = builder.inputType('BugOrder', {
-  description: 'How to sort bugs; ties fall back to the newest.',
+  description: 'How to sort bugs; equal values fall back to the newest first.',
   fields: (t) => ({
     field: t.field({ type: BugOrderField, required: true }),
     direction: t.field({ type: OrderDirection, defaultValue: 'desc', required: true }),

@@ -14,6 +14,12 @@ export interface SqlSession {
   query<Row>(sql: string, params?: unknown[]): Promise<Row[]>;
 }
 
+/**
+ * Spread into root reads that select nested lists (a page of bugs with their first comments): one
+ * statement with LATERAL joins, each nested page limited in the database rather than in memory.
+ */
+export const JOINED = { relationLoadStrategy: 'join' } as const;
+
 export interface Database {
   readonly prisma: PrismaClient;
   /** `pglite` for the embedded default, `postgresql` for a server at DATABASE_URL. */

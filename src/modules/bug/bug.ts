@@ -5,6 +5,7 @@ import { builder, type BuilderTypes, type PayloadFieldBuilder } from '../../grap
 import { badUserInput, conflict, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
+import { JOINED } from '../../infra/db';
 import { viewerOf } from '../../server/context';
 import { findReadableProject, isProjectMember } from '../project/access';
 import { findReadableBug, readableBugs } from './access';
@@ -127,7 +128,7 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const viewer = viewerOf(ctx);
       const id = parseId(args.id, 'Bug', 'id');
-      const bug = await ctx.prisma.bug.findFirst({ ...query, where: { id, ...readableBugs(viewer) } });
+      const bug = await ctx.prisma.bug.findFirst({ ...query, ...JOINED, where: { id, ...readableBugs(viewer) } });
       if (bug === null) throw notFound('Bug', 'id');
       return bug;
     },
@@ -141,6 +142,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx) =>
       ctx.prisma.bug.findMany({
         ...query,
+        ...JOINED,
         where: { AND: [readableBugs(viewerOf(ctx)), bugWhere(args.filter)] },
         orderBy: bugOrderBy(args.orderBy),
       }),

@@ -3,6 +3,7 @@ import { badUserInput, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
 import type { PayloadFieldBuilder, BuilderTypes } from '../../graphql/builder';
+import { JOINED } from '../../infra/db';
 import { viewerOf } from '../../server/context';
 import { UserNode } from '../user/user';
 import { assertCanManageProject, findReadableProject, isProjectMember, readableProjects } from './access';
@@ -36,7 +37,11 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const viewer = viewerOf(ctx);
       const id = parseId(args.id, 'Project', 'id');
-      const project = await ctx.prisma.project.findFirst({ ...query, where: { id, ...readableProjects(viewer) } });
+      const project = await ctx.prisma.project.findFirst({
+        ...query,
+        ...JOINED,
+        where: { id, ...readableProjects(viewer) },
+      });
       if (project === null) throw notFound('Project', 'id');
       return project;
     },
@@ -49,6 +54,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, _args, ctx) =>
       ctx.prisma.project.findMany({
         ...query,
+        ...JOINED,
         where: readableProjects(viewerOf(ctx)),
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),

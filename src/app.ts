@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useMaskedErrors } from '@envelop/core';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import type { Config } from './config';
 import { maskError } from './graphql/errors';
@@ -78,6 +79,8 @@ export async function createApp(config: Config): Promise<App> {
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS } : false,
+    // Serves GraphiQL's bundle from the package instead of a CDN, so it works offline too.
+    renderGraphiQL,
     landingPage: false,
     // Our own masking plugin rather than yoga's, which would also log every expected error it maps.
     maskedErrors: false,

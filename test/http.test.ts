@@ -9,13 +9,16 @@ describe('GraphiQL', () => {
   const enabled = useServer({ GRAPHIQL: 'true' });
   const disabled = useServer({ GRAPHIQL: 'false' });
 
-  it('is served on /graphql with the example operations when enabled', async () => {
+  it('is served on /graphql, self-contained, with the example operations when enabled', async () => {
     const response = await html(enabled.current.url);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
     const page = await response.text();
     expect(page).toContain('BugZapp');
     expect(page).toContain('mutation SignUp');
+    // Everything it runs comes with the page, so it works on a machine without internet access.
+    expect(page.match(/<script[^>]*\bsrc=/g)).toBeNull();
+    expect(page).not.toMatch(/<link[^>]*href="https?:/);
   });
 
   it('is not served when switched off', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import * as ops from './operations';
-import { errorOf, PASSWORD, signUp, unique } from './helpers/fixtures';
+import { errorOf, PASSWORD, signUp, unique, missingId } from './helpers/fixtures';
 import { useServer } from './helpers/server';
 
 describe('signing up and logging in', () => {
@@ -169,7 +169,7 @@ describe('user status', () => {
       admin.token,
     );
     expect(errorOf(malformed)).toEqual({ code: 'BAD_USER_INPUT', field: 'userId' });
-    const nobody = Buffer.from('User:00000000-0000-4000-8000-000000000000').toString('base64');
+    const nobody = missingId('User');
     const unknown = await server.current.request(
       ops.UpdateUserStatus,
       { input: { userId: nobody, status: 'AWAY' } },

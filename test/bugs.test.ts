@@ -1,6 +1,6 @@
 import * as ops from './operations';
 import type { BugStatus } from './gql/graphql';
-import { createBug, createProject, errorOf, signUp, type TestUser } from './helpers/fixtures';
+import { createBug, createProject, errorOf, signUp, type TestUser, missingId } from './helpers/fixtures';
 import { useServer } from './helpers/server';
 
 describe('filing and working on bugs', () => {
@@ -81,7 +81,7 @@ describe('filing and working on bugs', () => {
   });
 
   it('answers NOT_FOUND for an unknown project and BAD_USER_INPUT for an id of the wrong type', async () => {
-    const unknown = Buffer.from('Project:00000000-0000-4000-8000-000000000000').toString('base64');
+    const unknown = missingId('Project');
     const missing = await server.current.request(
       ops.CreateBug,
       { input: { projectId: unknown, title: 'x' } },
@@ -190,7 +190,7 @@ describe('filing and working on bugs', () => {
       member.token,
     );
     expect(unassigned.assignBug.bug.assignee).toBeNull();
-    const unknownBug = Buffer.from('Bug:00000000-0000-4000-8000-000000000000').toString('base64');
+    const unknownBug = missingId('Bug');
     const missing = await server.current.request(
       ops.AssignBug,
       { input: { bugId: unknownBug, assigneeId: null } },

@@ -1,5 +1,6 @@
+import type { NodeType } from '../src/graphql/ids';
 import * as ops from './operations';
-import { createBug, createProject, errorOf, signUp, uniqueKey, type TestUser } from './helpers/fixtures';
+import { createBug, createProject, errorOf, signUp, uniqueKey, type TestUser, missingId } from './helpers/fixtures';
 import { useServer } from './helpers/server';
 
 describe('projects and membership', () => {
@@ -145,7 +146,7 @@ describe('projects and membership', () => {
 
   it('refuses to add an unknown user or a non-user ID', async () => {
     const project = await createProject(server.current, owner);
-    const unknown = Buffer.from('User:00000000-0000-4000-8000-000000000000').toString('base64');
+    const unknown = missingId('User');
     const result = await server.current.request(
       ops.AddProjectMember,
       { input: { projectId: project.id, userId: unknown } },
@@ -198,13 +199,13 @@ describe('what a non-member sees of another project: nothing', () => {
       const seen = await server.current.request(ops.Node, { id }, outsider.token);
       expect(errorOf(seen)).toEqual({ code: 'NOT_FOUND' });
       const typename = Buffer.from(id, 'base64').toString().split(':')[0];
-      const missing = Buffer.from(`${typename}:00000000-0000-4000-8000-000000000000`).toString('base64');
+      const missing = missingId(typename as NodeType);
       expect(await server.current.request(ops.Node, { id: missing }, outsider.token)).toEqual(seen);
     }
   });
 
   it('sees the same answer for a project that does not exist', async () => {
-    const missing = Buffer.from('Project:00000000-0000-4000-8000-000000000000').toString('base64');
+    const missing = missingId('Project');
     const real = await server.current.request(ops.Project, { id: project.id }, outsider.token);
     const absent = await server.current.request(ops.Project, { id: missing }, outsider.token);
     expect(absent).toEqual(real);

@@ -65,7 +65,7 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
       const done: string[] = [];
       for (const migration of migrations) {
         const record = byName.get(migration.name);
-        if (record?.finished_at == null && record !== undefined) {
+        if (record !== undefined && record.finished_at === null) {
           throw new Error(
             `Migration ${migration.name} started earlier and did not finish; fix the database, then mark it with \`prisma migrate resolve\`.`,
           );

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { GraphQLFormattedError } from 'graphql';
+import type { NodeType } from '../../src/graphql/ids';
 import type { BugPriority } from '../gql/graphql';
 import * as ops from '../operations';
 import type { GraphQLResponse, TestServer } from './server';
@@ -17,6 +18,10 @@ export const PASSWORD = 'correct-horse-battery';
 let sequence = 0;
 /** A value no other test in the run has used. */
 export const unique = (prefix: string) => `${prefix}-${process.pid}-${++sequence}-${randomBytes(3).toString('hex')}`;
+
+/** A well-formed global ID of `typename` that names nothing. */
+export const missingId = (typename: NodeType) =>
+  Buffer.from(`${typename}:00000000-0000-4000-8000-000000000000`).toString('base64');
 
 /** A project key no other test has used: 10 random capital letters. */
 export const uniqueKey = () => Array.from(randomBytes(10), (byte) => String.fromCharCode(65 + (byte % 26))).join('');

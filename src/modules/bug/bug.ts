@@ -6,7 +6,7 @@ import { badUserInput, conflict, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
 import { JOINED } from '../../infra/db';
-import { viewerOf } from '../../server/context';
+import { viewerOf, type Context } from '../../server/context';
 import { findReadableProject, isProjectMember } from '../project/access';
 import { findReadableBug, readableBugs } from './access';
 import { canMove, STATUS_MOVES } from './status';
@@ -108,6 +108,11 @@ function bugWhere(filter: BugFilterInput | null | undefined): Prisma.BugWhereInp
   };
 }
 
+/** The bugs a root list shows: the viewer's readable ones that match the filter. */
+function listedBugs(filter: BugFilterInput | null | undefined, ctx: Context): Prisma.BugWhereInput {
+  return { AND: [readableBugs(viewerOf(ctx)), bugWhere(filter)] };
+}
+
 function bugOrderBy(order: BugOrderInput | null | undefined): Prisma.BugOrderByWithRelationInput[] {
   const { field, direction } = order ?? { field: 'createdAt', direction: 'desc' };
   // The unique tail makes the order total, which cursor pagination needs.
@@ -143,11 +148,10 @@ builder.queryFields((t) => ({
       ctx.prisma.bug.findMany({
         ...query,
         ...JOINED,
-        where: { AND: [readableBugs(viewerOf(ctx)), bugWhere(args.filter)] },
+        where: listedBugs(args.filter, ctx),
         orderBy: bugOrderBy(args.orderBy),
       }),
-    totalCount: (_root, args, ctx) =>
-      ctx.prisma.bug.count({ where: { AND: [readableBugs(viewerOf(ctx)), bugWhere(args.filter)] } }),
+    totalCount: (_root, args, ctx) => ctx.prisma.bug.count({ where: listedBugs(args.filter, ctx) }),
   }),
 }));
 

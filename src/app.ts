@@ -3,18 +3,23 @@ import type { AddressInfo } from 'node:net';
 import { useMaskedErrors } from '@envelop/core';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
 import type { Config } from './config';
+import { openBus } from './events/bus';
+import { EventFeed } from './events/feed';
 import { maskError } from './graphql/errors';
 import { schema } from './graphql/schema';
 import { openDatabase, type Database } from './infra/db';
-import { migrate } from './infra/migrations';
+import { databaseId, migrate } from './infra/migrations';
 import { resolveJwtSecret, TokenService } from './server/auth';
 import type { Context } from './server/context';
 import { buildContext } from './server/http-context';
+import { serveWebSockets } from './server/websocket';
 
 export interface App {
   readonly db: Database;
   readonly tokens: TokenService;
+  readonly events: EventFeed;
   /** Listens on `port` (default: the configured one; 0 for any free port) and returns where. */
   start(port?: number): Promise<{ port: number; url: string }>;
   /** Stops accepting requests, closes open connections and the database. */
@@ -73,12 +78,22 @@ export async function createApp(config: Config): Promise<App> {
   }
   if (config.logSql) db.onQuery((sql) => console.debug(`[sql] ${sql}`));
   const tokens = new TokenService(await resolveJwtSecret(config), config.jwtTtlSeconds);
-  const services = { prisma: db.prisma, tokens };
+  const bus = await openBus(config.redisUrl, await databaseId(db)).catch(async (error: unknown) => {
+    await db.close();
+    throw error;
+  });
+  const events = await EventFeed.open(db.prisma, bus, {
+    pollMs: config.eventPollMs,
+    retentionDays: config.eventRetentionDays,
+  });
+  const services = { prisma: db.prisma, tokens, events };
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS } : false,
+    graphiql: config.graphiql
+      ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS, subscriptionsProtocol: 'WS' }
+      : false,
     // Serves GraphiQL's bundle from the package instead of a CDN, so it works offline too.
     renderGraphiQL,
     landingPage: false,
@@ -87,13 +102,25 @@ export async function createApp(config: Config): Promise<App> {
     plugins: [
       useMaskedErrors({ maskError: (error) => maskError(error, (message, cause) => console.error(message, cause)) }),
     ],
-    context: ({ request }) => buildContext(services, request.headers.get('authorization')),
+    // Over WebSocket, the authorization comes from connection_init rather than a header.
+    context: (initial) =>
+      buildContext(
+        services,
+        typeof initial.authorization === 'string'
+          ? initial.authorization
+          : (initial.request as Request | undefined)?.headers.get('authorization'),
+      ),
   });
   const server = http.createServer(yoga.requestListener);
+  const webSockets = serveWebSockets(yoga, new WebSocketServer({ server, path: '/graphql' }), {
+    services,
+    connectionInitWaitTimeout: config.wsInitTimeoutMs,
+  });
 
   return {
     db,
     tokens,
+    events,
     start: (port = config.port) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -103,10 +130,13 @@ export async function createApp(config: Config): Promise<App> {
         });
       }),
     async stop() {
+      await webSockets.dispose();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await events.close();
+      await bus.close();
       await db.close();
     },
   };

@@ -18,6 +18,14 @@ export interface Config {
   graphiql: boolean;
   /** Log every SQL statement Prisma runs. `LOG_SQL=true`, default off. */
   logSql: boolean;
+  /** `redis://...` to fan events out to every instance; unset, events stay in this process. */
+  redisUrl: string | undefined;
+  /** How long a WebSocket may stay open without `connection_init`. `WS_INIT_TIMEOUT_MS`, default 10 s. */
+  wsInitTimeoutMs: number;
+  /** How long events stay replayable. `EVENT_RETENTION_DAYS`, default 7. */
+  eventRetentionDays: number;
+  /** How often each instance checks the event table for events the bus did not bring. `EVENT_POLL_MS`, default 1 s. */
+  eventPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -42,6 +50,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgresql:// (or be unset for the embedded database).');
   }
+  const redisUrl = nonEmpty(env.REDIS_URL);
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL must start with redis:// or rediss:// (or be unset for a single instance).');
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? 'data'),
@@ -51,6 +63,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production,
     graphiql: boolean(env, 'GRAPHIQL', !production),
     logSql: boolean(env, 'LOG_SQL', false),
+    redisUrl,
+    wsInitTimeoutMs: integer(env, 'WS_INIT_TIMEOUT_MS', 10_000, 100, 600_000),
+    eventRetentionDays: integer(env, 'EVENT_RETENTION_DAYS', 7, 1, 3650),
+    eventPollMs: integer(env, 'EVENT_POLL_MS', 1000, 10, 600_000),
   };
 }
 

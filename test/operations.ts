@@ -367,3 +367,117 @@ export const BugsWithEverything = graphql(`
     }
   }
 `);
+
+// --- Real time ----------------------------------------------------------------------------------
+
+export const EventCursor = graphql(`
+  query EventCursor {
+    eventCursor
+  }
+`);
+
+export const OnBugAssigned = graphql(`
+  subscription OnBugAssigned($after: String) {
+    bugAssigned(after: $after) {
+      cursor
+      bug {
+        id
+        title
+        assignee {
+          id
+        }
+      }
+      assignedBy {
+        id
+      }
+    }
+  }
+`);
+
+export const OnCommentAdded = graphql(`
+  subscription OnCommentAdded($bugId: ID!, $after: String) {
+    commentAdded(bugId: $bugId, after: $after) {
+      cursor
+      comment {
+        id
+        body
+        author {
+          id
+        }
+        bug {
+          id
+        }
+      }
+    }
+  }
+`);
+
+export const OnUserStatusChanged = graphql(`
+  subscription OnUserStatusChanged($after: String) {
+    userStatusChanged(after: $after) {
+      cursor
+      user {
+        id
+      }
+      previousStatus
+      status
+    }
+  }
+`);
+
+export const OnBugChanged = graphql(`
+  subscription OnBugChanged($projectId: ID, $after: String) {
+    bugChanged(projectId: $projectId, after: $after) {
+      cursor
+      action
+      bug {
+        id
+        title
+        status
+        project {
+          id
+        }
+      }
+      actor {
+        id
+      }
+    }
+  }
+`);
+
+export const OnProjectChanged = graphql(`
+  subscription OnProjectChanged($after: String) {
+    projectChanged(after: $after) {
+      cursor
+      action
+      projectId
+      project {
+        id
+        name
+      }
+      actor {
+        id
+      }
+      member {
+        id
+      }
+    }
+  }
+`);
+
+export const OnNotification = graphql(`
+  subscription OnNotification($after: String) {
+    notifications(after: $after) {
+      cursor
+      kind
+      message
+      bug {
+        id
+      }
+      comment {
+        id
+        body
+      }
+    }
+  }
+`);

@@ -4,6 +4,7 @@ import '../modules/user/user';
 import '../modules/project/project';
 import '../modules/bug/bug';
 import '../modules/comment/comment';
+import '../modules/realtime/realtime';
 
 builder.queryType({});
 builder.mutationType({});

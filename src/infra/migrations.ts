@@ -105,3 +105,17 @@ async function apply(session: SqlSession, migration: Migration): Promise<void> {
     });
   }
 }
+
+/**
+ * A name for this database that no other database has: the random id its first migration was
+ * recorded under. Instances of one deployment agree on it; two deployments sharing a Redis do not.
+ */
+export async function databaseId(db: Database): Promise<string> {
+  const [first] = await db.withSession((session) =>
+    session.query<{ id: string }>(
+      'SELECT "id" FROM "_prisma_migrations" ORDER BY "started_at", "migration_name" LIMIT 1',
+    ),
+  );
+  if (first === undefined) throw new Error('The database has no migrations applied.');
+  return first.id;
+}

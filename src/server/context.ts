@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../generated/prisma/client';
 import type { UserRole } from '../generated/prisma/enums';
+import type { EventFeed } from '../events/feed';
 import { unauthenticated } from '../graphql/errors';
 import type { TokenService } from './auth';
 
@@ -13,15 +14,14 @@ export interface Viewer {
 export interface Context {
   prisma: PrismaClient;
   tokens: TokenService;
+  /** The event log: mutations publish to it, subscriptions read from it. */
+  events: EventFeed;
   /** Null when the request carries no token. A request with a bad token never gets this far. */
   viewer: Viewer | null;
 }
 
 /** Services the context is built from, created once per app. */
-export interface ContextServices {
-  prisma: PrismaClient;
-  tokens: TokenService;
-}
+export type ContextServices = Omit<Context, 'viewer'>;
 
 /** The signed-in viewer, or UNAUTHENTICATED: the guard at the top of every field but `me`, `signUp` and `logIn`. */
 export function viewerOf(ctx: Pick<Context, 'viewer'>): Viewer {

@@ -10,8 +10,7 @@ export async function buildContext(
   services: ContextServices,
   authorization: string | null | undefined,
 ): Promise<Context> {
-  const base = { prisma: services.prisma, tokens: services.tokens };
-  if (authorization == null || authorization.trim() === '') return { ...base, viewer: null };
+  if (authorization == null || authorization.trim() === '') return { ...services, viewer: null };
 
   const [scheme, token, ...rest] = authorization.trim().split(/\s+/);
   const claims =
@@ -25,5 +24,5 @@ export async function buildContext(
     select: { id: true, role: true },
   });
   if (user === null) throw unauthenticated('The access token is for an account that no longer exists.');
-  return { ...base, viewer: user };
+  return { ...services, viewer: user };
 }

@@ -58,6 +58,8 @@ export async function createStorage(): Promise<Storage> {
 export async function startServer(storage: Storage, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
   const config = loadConfig({
     GRAPHIQL: 'false',
+    // CI's PostgreSQL pass sets REDIS_URL: every suite then fans out through Redis.
+    REDIS_URL: process.env.REDIS_URL,
     ...env,
     PORT: '0',
     DATA_DIR: storage.dataDir,

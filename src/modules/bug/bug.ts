@@ -5,10 +5,11 @@ import { builder, type BuilderTypes, type PayloadFieldBuilder } from '../../grap
 import { badUserInput, conflict, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
+import { transact } from '../../events/outbox';
 import { JOINED } from '../../infra/db';
 import { viewerOf, type Context } from '../../server/context';
 import { findReadableProject, isProjectMember } from '../project/access';
-import { findReadableBug, readableBugs } from './access';
+import { findReadableBug, notified, readableBugs } from './access';
 import { canMove, STATUS_MOVES } from './status';
 
 export const BugStatusEnum = builder.enumType(BugStatus, {
@@ -206,13 +207,13 @@ builder.relayMutationField(
       const title = requiredText(input.title, 'title', LIMITS.title);
       const description = optionalText(input.description ?? '', 'description', LIMITS.description);
       const assigneeId = input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId');
-      const bug = await ctx.prisma.$transaction(async (tx) => {
+      const bug = await transact(ctx, async (tx, emit) => {
         await findReadableProject(tx, viewer, projectId, 'projectId');
         if (assigneeId !== null) await assertAssignable(tx, projectId, assigneeId);
         // Taking the next number locks the project row until commit, so numbers never repeat.
         const [counter] = await tx.$queryRaw<[{ bugCount: number }]>`
           UPDATE "Project" SET "bugCount" = "bugCount" + 1 WHERE "id" = ${projectId}::uuid RETURNING "bugCount"`;
-        return tx.bug.create({
+        const bug = await tx.bug.create({
           data: {
             projectId,
             number: counter.bugCount,
@@ -224,6 +225,15 @@ builder.relayMutationField(
           },
           select: { id: true },
         });
+        emit({
+          type: 'BUG_CREATED',
+          actorId: viewer.id,
+          projectId,
+          bugId: bug.id,
+          userId: assigneeId,
+          data: { notify: notified(viewer.id, assigneeId) },
+        });
+        return bug;
       });
       return { bugId: bug.id };
     },
@@ -255,9 +265,10 @@ builder.relayMutationField(
       if (Object.values(data).every((value) => value === undefined)) {
         throw badUserInput('input', 'Give at least one of title, description or priority.');
       }
-      await ctx.prisma.$transaction(async (tx) => {
-        await findReadableBug(tx, viewer, bugId, 'bugId');
+      await transact(ctx, async (tx, emit) => {
+        const { projectId } = await findReadableBug(tx, viewer, bugId, 'bugId');
         await tx.bug.update({ where: { id: bugId }, data, select: { id: true } });
+        emit({ type: 'BUG_UPDATED', actorId: viewer.id, projectId, bugId });
       });
       return { bugId };
     },
@@ -280,8 +291,8 @@ builder.relayMutationField(
       const viewer = viewerOf(ctx);
       const bugId = parseId(input.bugId, 'Bug', 'bugId');
       const to = input.status;
-      await ctx.prisma.$transaction(async (tx) => {
-        const { status: from } = await findReadableBug(tx, viewer, bugId, 'bugId');
+      await transact(ctx, async (tx, emit) => {
+        const { status: from, projectId, reporterId } = await findReadableBug(tx, viewer, bugId, 'bugId');
         if (!canMove(from, to)) throw badUserInput('status', `A bug cannot move from ${from} to ${to}.`);
         // Conditional on the status we checked, so two racing moves cannot both pass the check.
         const { count } = await tx.bug.updateMany({
@@ -289,6 +300,13 @@ builder.relayMutationField(
           data: { status: to, closedAt: to === 'CLOSED' ? new Date() : null },
         });
         if (count === 0) throw conflict('status', 'The bug changed meanwhile; reload it and try again.');
+        emit({
+          type: 'BUG_STATUS_CHANGED',
+          actorId: viewer.id,
+          projectId,
+          bugId,
+          data: { from, to, notify: notified(viewer.id, reporterId) },
+        });
       });
       return { bugId };
     },
@@ -310,10 +328,19 @@ builder.relayMutationField(
       const viewer = viewerOf(ctx);
       const bugId = parseId(input.bugId, 'Bug', 'bugId');
       const assigneeId = input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId');
-      await ctx.prisma.$transaction(async (tx) => {
+      await transact(ctx, async (tx, emit) => {
         const bug = await findReadableBug(tx, viewer, bugId, 'bugId');
         if (assigneeId !== null) await assertAssignable(tx, bug.projectId, assigneeId);
+        if (bug.assigneeId === assigneeId) return;
         await tx.bug.update({ where: { id: bugId }, data: { assigneeId }, select: { id: true } });
+        emit({
+          type: 'BUG_ASSIGNED',
+          actorId: viewer.id,
+          projectId: bug.projectId,
+          bugId,
+          userId: assigneeId,
+          data: { notify: notified(viewer.id, assigneeId) },
+        });
       });
       return { bugId };
     },

@@ -1,8 +1,9 @@
+import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, requiredText } from '../../graphql/validation';
 import { viewerOf } from '../../server/context';
-import { findReadableBug, readableComments } from '../bug/access';
+import { findReadableBug, notified, readableComments } from '../bug/access';
 
 export const CommentNode = builder.prismaNode('Comment', {
   id: { field: 'id' },
@@ -30,9 +31,18 @@ builder.relayMutationField(
       const viewer = viewerOf(ctx);
       const bugId = parseId(input.bugId, 'Bug', 'bugId');
       const body = requiredText(input.body, 'body', LIMITS.commentBody);
-      const comment = await ctx.prisma.$transaction(async (tx) => {
-        await findReadableBug(tx, viewer, bugId, 'bugId');
-        return tx.comment.create({ data: { bugId, authorId: viewer.id, body }, select: { id: true } });
+      const comment = await transact(ctx, async (tx, emit) => {
+        const bug = await findReadableBug(tx, viewer, bugId, 'bugId');
+        const comment = await tx.comment.create({ data: { bugId, authorId: viewer.id, body }, select: { id: true } });
+        emit({
+          type: 'COMMENT_ADDED',
+          actorId: viewer.id,
+          projectId: bug.projectId,
+          bugId,
+          commentId: comment.id,
+          data: { notify: notified(viewer.id, bug.reporterId, bug.assigneeId) },
+        });
+        return comment;
       });
       return { commentId: comment.id };
     },

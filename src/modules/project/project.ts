@@ -3,6 +3,7 @@ import { badUserInput, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
 import type { PayloadFieldBuilder, BuilderTypes } from '../../graphql/builder';
+import { transact } from '../../events/outbox';
 import { JOINED } from '../../infra/db';
 import { viewerOf } from '../../server/context';
 import { UserNode } from '../user/user';
@@ -99,9 +100,13 @@ builder.relayMutationField(
         name: requiredText(input.name, 'name', LIMITS.projectName),
         description: optionalText(input.description ?? '', 'description', LIMITS.description),
       };
-      const project = await ctx.prisma.project.create({
-        data: { ...data, ownerId: viewer.id, memberships: { create: { userId: viewer.id } } },
-        select: { id: true },
+      const project = await transact(ctx, async (tx, emit) => {
+        const project = await tx.project.create({
+          data: { ...data, ownerId: viewer.id, memberships: { create: { userId: viewer.id } } },
+          select: { id: true },
+        });
+        emit({ type: 'PROJECT_CREATED', actorId: viewer.id, projectId: project.id });
+        return project;
       });
       return { projectId: project.id };
     },
@@ -128,9 +133,10 @@ builder.relayMutationField(
         description:
           input.description == null ? undefined : optionalText(input.description, 'description', LIMITS.description),
       };
-      await ctx.prisma.$transaction(async (tx) => {
+      await transact(ctx, async (tx, emit) => {
         assertCanManageProject(viewer, await findReadableProject(tx, viewer, projectId, 'projectId'));
         await tx.project.update({ where: { id: projectId }, data, select: { id: true } });
+        emit({ type: 'PROJECT_UPDATED', actorId: viewer.id, projectId });
       });
       return { projectId };
     },
@@ -154,15 +160,12 @@ builder.relayMutationField(
       const viewer = viewerOf(ctx);
       const projectId = parseId(input.projectId, 'Project', 'projectId');
       const userId = parseId(input.userId, 'User', 'userId');
-      await ctx.prisma.$transaction(async (tx) => {
+      await transact(ctx, async (tx, emit) => {
         assertCanManageProject(viewer, await findReadableProject(tx, viewer, projectId, 'projectId'));
         const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (user === null) throw notFound('User', 'userId');
-        await tx.projectMember.upsert({
-          where: { projectId_userId: { projectId, userId } },
-          create: { projectId, userId },
-          update: {},
-        });
+        const { count } = await tx.projectMember.createMany({ data: [{ projectId, userId }], skipDuplicates: true });
+        if (count > 0) emit({ type: 'MEMBER_ADDED', actorId: viewer.id, projectId, userId });
       });
       return { projectId };
     },
@@ -180,14 +183,20 @@ builder.relayMutationField(
       const viewer = viewerOf(ctx);
       const projectId = parseId(input.projectId, 'Project', 'projectId');
       const userId = parseId(input.userId, 'User', 'userId');
-      await ctx.prisma.$transaction(async (tx) => {
+      await transact(ctx, async (tx, emit) => {
         const project = await findReadableProject(tx, viewer, projectId, 'projectId');
         assertCanManageProject(viewer, project);
         if (project.ownerId === userId) throw badUserInput('userId', "The project's owner cannot be removed.");
         if (!(await isProjectMember(tx, projectId, userId))) throw notFound('Member', 'userId');
         // An assignee must be a member, so whoever leaves leaves their bugs unassigned.
-        await tx.bug.updateMany({ where: { projectId, assigneeId: userId }, data: { assigneeId: null } });
+        const unassigned = await tx.bug.updateManyAndReturn({
+          where: { projectId, assigneeId: userId },
+          data: { assigneeId: null },
+          select: { id: true },
+        });
         await tx.projectMember.delete({ where: { projectId_userId: { projectId, userId } } });
+        for (const bug of unassigned) emit({ type: 'BUG_ASSIGNED', actorId: viewer.id, projectId, bugId: bug.id });
+        emit({ type: 'MEMBER_REMOVED', actorId: viewer.id, projectId, userId });
       });
       return { projectId };
     },

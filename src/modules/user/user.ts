@@ -1,4 +1,5 @@
 import { UserRole, UserStatus } from '../../generated/prisma/enums';
+import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
 import { forbidden, unauthenticated, badUserInput, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
@@ -157,8 +158,21 @@ builder.relayMutationField(
       if (userId !== viewer.id && viewer.role !== 'ADMIN') {
         throw forbidden("Only an admin can change another user's status.");
       }
-      const { count } = await ctx.prisma.user.updateMany({ where: { id: userId }, data: { status: input.status } });
-      if (count === 0) throw notFound('User', 'userId');
+      const status = input.status;
+      await transact(ctx, async (tx, emit) => {
+        // Locked, so two racing changes each record the status the other left.
+        const [user] = await tx.$queryRaw<{ status: UserStatus }[]>`
+          SELECT "status" FROM "User" WHERE "id" = ${userId}::uuid FOR UPDATE`;
+        if (user === undefined) throw notFound('User', 'userId');
+        if (user.status === status) return;
+        await tx.user.update({ where: { id: userId }, data: { status }, select: { id: true } });
+        emit({
+          type: 'USER_STATUS_CHANGED',
+          actorId: viewer.id,
+          userId,
+          data: { previousStatus: user.status, status },
+        });
+      });
       return { userId };
     },
   },

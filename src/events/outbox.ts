@@ -1,0 +1,54 @@
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
+import { fromRow, type NewEvent, type StoredEvent } from './event';
+
+type Tx = Prisma.TransactionClient;
+
+/** Where committed events go: the feed, which hands them to this instance and to the bus. */
+export interface EventSink {
+  /** Never throws: an event that fails to go out is still in the table, and every instance polls it. */
+  publish(events: StoredEvent[]): Promise<void>;
+}
+
+/**
+ * Runs `work` in one transaction. The events it emits are appended at the end of that same
+ * transaction and published once it has committed: a change that rolls back, whether `work`
+ * throws or the commit fails, leaves no event behind and publishes nothing.
+ */
+export async function transact<T>(
+  services: { prisma: PrismaClient; events: EventSink },
+  work: (tx: Tx, emit: (event: NewEvent) => void) => Promise<T>,
+): Promise<T> {
+  const emitted: NewEvent[] = [];
+  const [result, written] = await services.prisma.$transaction(async (tx) => {
+    const result = await work(tx, (event) => emitted.push(event));
+    return [result, await appendEvents(tx, emitted)] as const;
+  });
+  await services.events.publish(written);
+  return result;
+}
+
+/**
+ * Appends events at the next positions. The table lock (it blocks other writers, not readers)
+ * is held from here to commit, so positions are handed out in commit order and without gaps:
+ * once position N is visible, everything before it is too, which is what lets readers resume
+ * from a single number. Appending last keeps the lock short.
+ */
+async function appendEvents(tx: Tx, events: NewEvent[]): Promise<StoredEvent[]> {
+  if (events.length === 0) return [];
+  await tx.$executeRaw`LOCK TABLE "Event" IN EXCLUSIVE MODE`;
+  const { _max } = await tx.event.aggregate({ _max: { position: true } });
+  let position = _max.position ?? 0n;
+  const rows = await tx.event.createManyAndReturn({
+    data: events.map((event) => ({
+      position: ++position,
+      type: event.type,
+      actorId: event.actorId,
+      projectId: event.projectId ?? null,
+      bugId: event.bugId ?? null,
+      commentId: event.commentId ?? null,
+      userId: event.userId ?? null,
+      data: { ...event.data },
+    })),
+  });
+  return rows.map(fromRow);
+}

@@ -1,0 +1,51 @@
+import type { PrismaClient } from '../../generated/prisma/client';
+import type { StoredEvent } from '../../events/event';
+import type { Viewer } from '../../server/context';
+import { isAdmin } from '../project/access';
+
+// Who may see an event is decided when it is delivered, not when it was written, so a member
+// removed a moment ago gets nothing more. What every subscriber of an event needs to know is
+// loaded once per event and instance, however many subscribers ask.
+const memos = new WeakMap<StoredEvent, Map<string, Promise<unknown>>>();
+
+function memo<T>(event: StoredEvent, key: string, load: () => Promise<T>): Promise<T> {
+  let byKey = memos.get(event);
+  if (byKey === undefined) memos.set(event, (byKey = new Map<string, Promise<unknown>>()));
+  let value = byKey.get(key) as Promise<T> | undefined;
+  if (value === undefined) byKey.set(key, (value = load()));
+  return value;
+}
+
+/** The ids of the members of the event's project, as of its first delivery here. */
+function membersOf(prisma: PrismaClient, event: StoredEvent): Promise<Set<string>> {
+  const { projectId } = event;
+  if (projectId === null) return Promise.resolve(new Set());
+  return memo(event, 'members', async () => {
+    const rows = await prisma.projectMember.findMany({ where: { projectId }, select: { userId: true } });
+    return new Set(rows.map((row) => row.userId));
+  });
+}
+
+/** The viewer is a member of the event's project now. */
+export async function belongsToProjectOf(prisma: PrismaClient, viewer: Viewer, event: StoredEvent): Promise<boolean> {
+  return (await membersOf(prisma, event)).has(viewer.id);
+}
+
+/** The viewer may read the event's project now: a member, or an admin. */
+export async function canReadProjectOf(prisma: PrismaClient, viewer: Viewer, event: StoredEvent): Promise<boolean> {
+  return isAdmin(viewer) || belongsToProjectOf(prisma, viewer, event);
+}
+
+/** A notification's sentence, from the bug and actor as they are now; loaded once per event. */
+export function describe(prisma: PrismaClient, event: StoredEvent): Promise<{ actor: string; bug: string }> {
+  return memo(event, 'names', async () => {
+    const [actor, bug] = await Promise.all([
+      prisma.user.findUniqueOrThrow({ where: { id: event.actorId }, select: { name: true } }),
+      prisma.bug.findUniqueOrThrow({
+        where: { id: event.bugId! },
+        select: { number: true, title: true, project: { select: { key: true } } },
+      }),
+    ]);
+    return { actor: actor.name, bug: `${bug.project.key}-${bug.number} "${bug.title}"` };
+  });
+}

@@ -1,0 +1,332 @@
+import type { EventType } from '../../generated/prisma/enums';
+import { encodeCursor, type StoredEvent } from '../../events/event';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../graphql/builder';
+import { forbidden } from '../../graphql/errors';
+import { parseId } from '../../graphql/ids';
+import { viewerOf, type Context, type Viewer } from '../../server/context';
+import { findReadableBug } from '../bug/access';
+import { findReadableProject, readableProjects } from '../project/access';
+import { UserStatusEnum } from '../user/user';
+import { belongsToProjectOf, canReadProjectOf, describe } from './audience';
+
+// Every subscription is a filter over the one event log (src/events): replay after the client's
+// cursor, then live. Each event is checked against the subscriber's permissions when it is
+// delivered, and its objects are loaded with the subscriber's own selection.
+
+// --- Payload types ------------------------------------------------------------------------------
+
+const eventFields = builder.interfaceRef<StoredEvent>('Event').implement({
+  description: 'Something that happened, at a position in the event log.',
+  fields: (t) => ({
+    cursor: t.string({
+      description: 'Where this event is in the log: pass it as `after` when you resubscribe to miss nothing.',
+      resolve: (event) => encodeCursor(event.position),
+    }),
+    occurredAt: t.field({ type: 'DateTime', resolve: (event) => event.createdAt }),
+  }),
+});
+
+const BUG_ACTIONS = {
+  BUG_CREATED: 'CREATED',
+  BUG_UPDATED: 'UPDATED',
+  BUG_STATUS_CHANGED: 'STATUS_CHANGED',
+  BUG_ASSIGNED: 'ASSIGNED',
+  COMMENT_ADDED: 'COMMENTED',
+} as const satisfies Partial<Record<EventType, string>>;
+
+const PROJECT_ACTIONS = {
+  PROJECT_CREATED: 'CREATED',
+  PROJECT_UPDATED: 'UPDATED',
+  MEMBER_ADDED: 'MEMBER_ADDED',
+  MEMBER_REMOVED: 'MEMBER_REMOVED',
+} as const satisfies Partial<Record<EventType, string>>;
+
+const NOTIFICATION_KINDS = {
+  BUG_CREATED: 'BUG_ASSIGNED',
+  BUG_ASSIGNED: 'BUG_ASSIGNED',
+  BUG_STATUS_CHANGED: 'STATUS_CHANGED',
+  COMMENT_ADDED: 'COMMENT_ADDED',
+} as const satisfies Partial<Record<EventType, string>>;
+
+const actionOf = <Actions extends Record<string, string>>(actions: Actions, event: StoredEvent) =>
+  actions[event.type as keyof Actions]!;
+
+const BugChangeAction = builder.enumType('BugChangeAction', {
+  values: ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'ASSIGNED', 'COMMENTED'] as const,
+});
+const ProjectChangeAction = builder.enumType('ProjectChangeAction', {
+  values: ['CREATED', 'UPDATED', 'MEMBER_ADDED', 'MEMBER_REMOVED'] as const,
+});
+const NotificationKind = builder.enumType('NotificationKind', {
+  values: ['BUG_ASSIGNED', 'STATUS_CHANGED', 'COMMENT_ADDED'] as const,
+});
+
+/** An event type whose objects are loaded by id, with the subscriber's selection. */
+function eventType(name: string, description: string) {
+  return builder.objectRef<StoredEvent>(name).implement({
+    description,
+    interfaces: [eventFields],
+  });
+}
+
+const BugAssignedEvent = eventType('BugAssignedEvent', 'A bug was assigned to you.');
+const CommentAddedEvent = eventType('CommentAddedEvent', 'A comment was added to the bug you follow.');
+const UserStatusChangedEvent = eventType('UserStatusChangedEvent', "A user's status changed.");
+const BugChangedEvent = eventType('BugChangedEvent', 'A bug in one of your projects changed.');
+const ProjectChangedEvent = eventType('ProjectChangedEvent', 'One of your projects, or its membership, changed.');
+const Notification = eventType('Notification', 'Something you should hear about: never your own doing.');
+
+builder.objectFields(BugAssignedEvent, (t) => ({
+  bug: t.prismaField({
+    type: 'Bug',
+    resolve: (query, event, _args, ctx) => ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: event.bugId! } }),
+  }),
+  assignedBy: t.prismaField({
+    type: 'User',
+    resolve: (query, event, _args, ctx) =>
+      ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.actorId } }),
+  }),
+}));
+
+builder.objectFields(CommentAddedEvent, (t) => ({
+  comment: t.prismaField({
+    type: 'Comment',
+    resolve: (query, event, _args, ctx) =>
+      ctx.prisma.comment.findUniqueOrThrow({ ...query, where: { id: event.commentId! } }),
+  }),
+}));
+
+builder.objectFields(UserStatusChangedEvent, (t) => ({
+  user: t.prismaField({
+    type: 'User',
+    resolve: (query, event, _args, ctx) =>
+      ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.userId! } }),
+  }),
+  previousStatus: t.field({ type: UserStatusEnum, resolve: (event) => event.data.previousStatus! }),
+  status: t.field({ type: UserStatusEnum, resolve: (event) => event.data.status! }),
+}));
+
+builder.objectFields(BugChangedEvent, (t) => ({
+  action: t.field({ type: BugChangeAction, resolve: (event) => actionOf(BUG_ACTIONS, event) }),
+  bug: t.prismaField({
+    type: 'Bug',
+    resolve: (query, event, _args, ctx) => ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: event.bugId! } }),
+  }),
+  actor: t.prismaField({
+    type: 'User',
+    resolve: (query, event, _args, ctx) =>
+      ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.actorId } }),
+  }),
+}));
+
+builder.objectFields(ProjectChangedEvent, (t) => ({
+  action: t.field({ type: ProjectChangeAction, resolve: (event) => actionOf(PROJECT_ACTIONS, event) }),
+  project: t.prismaField({
+    type: 'Project',
+    nullable: true,
+    description: 'The project as it is now; null in the event that removed you, since it is no longer yours to read.',
+    resolve: (query, event, _args, ctx) =>
+      ctx.prisma.project.findFirst({ ...query, where: { id: event.projectId!, ...readableProjects(viewerOf(ctx)) } }),
+  }),
+  projectId: t.id({
+    description: "The project's ID, there even when `project` is null.",
+    resolve: (event) => encodeGlobalID('Project', event.projectId!),
+  }),
+  actor: t.prismaField({
+    type: 'User',
+    resolve: (query, event, _args, ctx) =>
+      ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.actorId } }),
+  }),
+  member: t.prismaField({
+    type: 'User',
+    nullable: true,
+    description: 'Who was added or removed, for MEMBER_ADDED and MEMBER_REMOVED.',
+    resolve: (query, event, _args, ctx) =>
+      event.userId === null ? null : ctx.prisma.user.findUnique({ ...query, where: { id: event.userId } }),
+  }),
+}));
+
+builder.objectFields(Notification, (t) => ({
+  kind: t.field({ type: NotificationKind, resolve: (event) => actionOf(NOTIFICATION_KINDS, event) }),
+  message: t.string({
+    description: 'A sentence to show as it is, e.g. `Ada commented on WEB-3 "Login fails"`.',
+    resolve: async (event, _args, ctx) => {
+      const { actor, bug } = await describe(ctx.prisma, event);
+      switch (actionOf(NOTIFICATION_KINDS, event)) {
+        case 'BUG_ASSIGNED':
+          return `${actor} assigned you ${bug}`;
+        case 'STATUS_CHANGED':
+          return `${actor} moved ${bug} from ${event.data.from} to ${event.data.to}`;
+        case 'COMMENT_ADDED':
+          return `${actor} commented on ${bug}`;
+      }
+    },
+  }),
+  bug: t.prismaField({
+    type: 'Bug',
+    resolve: (query, event, _args, ctx) => ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: event.bugId! } }),
+  }),
+  comment: t.prismaField({
+    type: 'Comment',
+    nullable: true,
+    description: 'The new comment, for COMMENT_ADDED.',
+    resolve: (query, event, _args, ctx) =>
+      event.commentId === null ? null : ctx.prisma.comment.findUnique({ ...query, where: { id: event.commentId } }),
+  }),
+}));
+
+// --- Subscriptions ------------------------------------------------------------------------------
+
+type Select = (event: StoredEvent) => boolean | Promise<boolean>;
+
+/** The stream of events after the cursor that `select` lets through for this subscriber. */
+async function subscribe(ctx: Context, after: string | null | undefined, select: Select) {
+  const start = await ctx.events.startAfter(after);
+  return ctx.events.stream(start, async (event) => ((await select(event)) ? event : null));
+}
+
+const is =
+  <Types extends Partial<Record<EventType, unknown>>>(types: Types) =>
+  (event: StoredEvent): boolean =>
+    event.type in types;
+
+const readable = (ctx: Context, viewer: Viewer) => (event: StoredEvent) => canReadProjectOf(ctx.prisma, viewer, event);
+
+builder.subscriptionType({
+  description: [
+    'Live events over WebSocket (graphql-ws, at /graphql; the token goes in connection_init as',
+    '`{ "authorization": "Bearer <token>" }`). Every subscription takes `after`, the cursor of the last',
+    'event you saw: it first replays what you missed, then goes on live. Events are checked against',
+    'your permissions as they are delivered.',
+  ].join(' '),
+});
+
+builder.subscriptionFields((t) => {
+  const afterArg = () =>
+    t.arg.string({
+      description:
+        'Resume after this event cursor. Unknown or malformed: BAD_USER_INPUT; past the retention window: BAD_USER_INPUT with reason CURSOR_EXPIRED.',
+    });
+  return {
+    bugAssigned: t.field({
+      type: BugAssignedEvent,
+      description: 'Bugs assigned to you, when filed or by assignBug.',
+      args: { after: afterArg() },
+      subscribe: (_root, args, ctx) => {
+        const viewer = viewerOf(ctx);
+        return subscribe(
+          ctx,
+          args.after,
+          async (event) =>
+            (event.type === 'BUG_CREATED' || event.type === 'BUG_ASSIGNED') &&
+            event.userId === viewer.id &&
+            (await canReadProjectOf(ctx.prisma, viewer, event)),
+        );
+      },
+      resolve: (event) => event,
+    }),
+    commentAdded: t.field({
+      type: CommentAddedEvent,
+      description: 'New comments on a bug you may read; NOT_FOUND for any other bug.',
+      args: { bugId: t.arg.id({ required: true }), after: afterArg() },
+      subscribe: async (_root, args, ctx) => {
+        const viewer = viewerOf(ctx);
+        const bugId = parseId(args.bugId, 'Bug', 'bugId');
+        await findReadableBug(ctx.prisma, viewer, bugId, 'bugId');
+        const canRead = readable(ctx, viewer);
+        return subscribe(
+          ctx,
+          args.after,
+          async (event) => event.type === 'COMMENT_ADDED' && event.bugId === bugId && (await canRead(event)),
+        );
+      },
+      resolve: (event) => event,
+    }),
+    userStatusChanged: t.field({
+      type: UserStatusChangedEvent,
+      description: "Every user's status changes. Admins only; anyone else gets FORBIDDEN.",
+      args: { after: afterArg() },
+      subscribe: (_root, args, ctx) => {
+        if (viewerOf(ctx).role !== 'ADMIN') throw forbidden('Only admins can follow status changes.');
+        return subscribe(ctx, args.after, (event) => event.type === 'USER_STATUS_CHANGED');
+      },
+      resolve: (event) => event,
+    }),
+    bugChanged: t.field({
+      type: BugChangedEvent,
+      description:
+        'Changes to bugs in one project you may read, or, without projectId, in every project you are a member of.',
+      args: { projectId: t.arg.id(), after: afterArg() },
+      subscribe: async (_root, args, ctx) => {
+        const viewer = viewerOf(ctx);
+        const isBugChange = is(BUG_ACTIONS);
+        if (args.projectId == null) {
+          return subscribe(
+            ctx,
+            args.after,
+            async (event) => isBugChange(event) && (await belongsToProjectOf(ctx.prisma, viewer, event)),
+          );
+        }
+        const projectId = parseId(args.projectId, 'Project', 'projectId');
+        await findReadableProject(ctx.prisma, viewer, projectId, 'projectId');
+        const canRead = readable(ctx, viewer);
+        return subscribe(
+          ctx,
+          args.after,
+          async (event) => isBugChange(event) && event.projectId === projectId && (await canRead(event)),
+        );
+      },
+      resolve: (event) => event,
+    }),
+    projectChanged: t.field({
+      type: ProjectChangedEvent,
+      description:
+        'Changes to the projects you are a member of. A member who is removed hears of it, then nothing more from that project.',
+      args: { after: afterArg() },
+      subscribe: (_root, args, ctx) => {
+        const viewer = viewerOf(ctx);
+        const isProjectChange = is(PROJECT_ACTIONS);
+        return subscribe(
+          ctx,
+          args.after,
+          async (event) =>
+            isProjectChange(event) &&
+            ((event.type === 'MEMBER_REMOVED' && event.userId === viewer.id) ||
+              (await belongsToProjectOf(ctx.prisma, viewer, event))),
+        );
+      },
+      resolve: (event) => event,
+    }),
+    notifications: t.field({
+      type: Notification,
+      description:
+        'Your personal stream: bugs assigned to you, status changes of bugs you reported, comments on bugs you reported or are assigned. Never your own doing.',
+      args: { after: afterArg() },
+      subscribe: (_root, args, ctx) => {
+        const viewer = viewerOf(ctx);
+        const isNotification = is(NOTIFICATION_KINDS);
+        return subscribe(
+          ctx,
+          args.after,
+          async (event) =>
+            isNotification(event) &&
+            (event.data.notify ?? []).includes(viewer.id) &&
+            (await canReadProjectOf(ctx.prisma, viewer, event)),
+        );
+      },
+      resolve: (event) => event,
+    }),
+  };
+});
+
+builder.queryField('eventCursor', (t) =>
+  t.string({
+    description:
+      'The cursor of the newest event. Read it before loading state, then subscribe with `after` set to it: whatever changed in between is replayed.',
+    resolve: (_root, _args, ctx) => {
+      viewerOf(ctx);
+      return ctx.events.currentCursor();
+    },
+  }),
+);

@@ -142,8 +142,8 @@ builder.objectFields(ProjectChangedEvent, (t) => ({
     type: 'User',
     nullable: true,
     description: 'Who was added or removed, for MEMBER_ADDED and MEMBER_REMOVED.',
-    resolve: (query, event, _args, ctx) =>
-      event.userId === null ? null : ctx.prisma.user.findUnique({ ...query, where: { id: event.userId } }),
+    resolve: (query, { userId }, _args, ctx) =>
+      optional(userId, (id) => ctx.prisma.user.findUnique({ ...query, where: { id } }), query),
   }),
 }));
 
@@ -171,10 +171,17 @@ builder.objectFields(Notification, (t) => ({
     type: 'Comment',
     nullable: true,
     description: 'The new comment, for COMMENT_ADDED.',
-    resolve: (query, event, _args, ctx) =>
-      event.commentId === null ? null : ctx.prisma.comment.findUnique({ ...query, where: { id: event.commentId } }),
+    resolve: (query, { commentId }, _args, ctx) =>
+      optional(commentId, (id) => ctx.prisma.comment.findUnique({ ...query, where: { id } }), query),
   }),
 }));
+
+/** Loads an optional relation; with no id there is nothing to load, which the (still read) query must not flag as unused. */
+function optional<T>(id: string | null, load: (id: string) => Promise<T>, query: object): Promise<T> | null {
+  if (id !== null) return load(id);
+  void { ...query };
+  return null;
+}
 
 // --- Subscriptions ------------------------------------------------------------------------------
 

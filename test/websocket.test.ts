@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
+import { CloseCode } from 'graphql-ws';
+import * as ops from './operations';
+import { createBug, createProject, signUp } from './helpers/fixtures';
+import { useServer } from './helpers/server';
+import { closeCode, connect, subscribe, wsUrl } from './helpers/subscriptions';
+
+describe('WebSocket transport', () => {
+  const server = useServer({ WS_INIT_TIMEOUT_MS: '300' });
+
+  it('delivers subscriptions over graphql-ws on /graphql, authenticated by connection_init', async () => {
+    const owner = await signUp(server.current, 'owner');
+    const project = await createProject(server.current, owner);
+    const client = connect(server.current, owner);
+    try {
+      const { eventCursor } = await server.current.ok(ops.EventCursor, {}, owner.token);
+      const changes = subscribe(client, ops.OnBugChanged, { projectId: project.id, after: eventCursor });
+      const bug = await createBug(server.current, owner, project.id, { title: 'Over the wire' });
+      const { bugChanged } = await changes.next();
+      expect(bugChanged).toMatchObject({ action: 'CREATED', bug: { id: bug.id, title: 'Over the wire' } });
+      expect(bugChanged.actor.id).toBe(owner.id);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('answers queries and mutations over the socket too, with the same rules as HTTP', async () => {
+    const user = await signUp(server.current, 'socket-user');
+    const client = connect(server.current, user);
+    try {
+      const me = await client.iterate({ query: '{ me { id } }' }).next();
+      expect(me.value).toEqual({ data: { me: { id: user.id } } });
+      const denied = await client.iterate({ query: '{ users(first: 101) { totalCount } }' }).next();
+      expect(denied.value?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it.each([
+    ['no token', {}],
+    ['an empty token', { authorization: '' }],
+    ['a malformed token', { authorization: 'Bearer not-a-jwt' }],
+    ['a non-Bearer scheme', { authorization: 'Basic dXNlcjpwYXNz' }],
+  ])('closes the socket with 4403 for %s', async (_case, connectionParams) => {
+    const client = connect(server.current, undefined, connectionParams);
+    const closed = closeCode(client);
+    const subscription = subscribe(client, ops.OnNotification, {});
+    expect(await closed).toBe(CloseCode.Forbidden);
+    expect((await subscription.item()).kind).toBe('error');
+    await client.dispose();
+  });
+
+  it('closes with 4403 for a token that has expired or whose account is gone', async () => {
+    const user = await signUp(server.current, 'expiring');
+    // Signed with the server's own secret, so only the expiry is wrong.
+    const secret = fs.readFileSync(path.join(server.current.dataDir, 'jwt-secret'), 'utf8').trim();
+    const claims = jwt.decode(user.token) as jwt.JwtPayload;
+    const expired = jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, secret, { algorithm: 'HS256' });
+    const stranger = server.current.app.tokens.sign({ userId: '00000000-0000-4000-8000-000000000000', role: 'ADMIN' });
+    for (const token of [expired, stranger]) {
+      const client = connect(server.current, undefined, { authorization: `Bearer ${token}` });
+      const closed = closeCode(client);
+      subscribe(client, ops.OnNotification, {});
+      expect(await closed).toBe(CloseCode.Forbidden);
+      await client.dispose();
+    }
+  });
+
+  it('closes with 4408 when connection_init does not come in time', async () => {
+    const socket = new WebSocket(wsUrl(server.current), 'graphql-transport-ws');
+    const code = await new Promise<number>((resolve) => socket.on('close', (closeCode) => resolve(closeCode)));
+    expect(code).toBe(CloseCode.ConnectionInitialisationTimeout);
+  });
+
+  it('refuses a token passed in the URL instead of connection_init', async () => {
+    const user = await signUp(server.current, 'url-token');
+    const client = connect(
+      { ...server.current, url: `${server.current.url}?authorization=Bearer%20${user.token}` },
+      undefined,
+      {},
+    );
+    const closed = closeCode(client);
+    subscribe(client, ops.OnNotification, {});
+    expect(await closed).toBe(CloseCode.Forbidden);
+    await client.dispose();
+  });
+});

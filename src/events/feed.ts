@@ -162,17 +162,21 @@ export class EventFeed implements EventSink {
   async startAfter(cursor: string | null | undefined): Promise<bigint> {
     if (cursor == null) return this.#head;
     const position = decodeCursor(cursor);
-    const { _min, _max } = await this.prisma.event.aggregate({ _min: { position: true }, _max: { position: true } });
-    const newest = _max.position ?? 0n;
+    const newest = await this.newestPosition();
     if (position > newest) throw cursorError('UNKNOWN_CURSOR', 'No event has this cursor on this server.');
     if (position === newest) return position;
-    const expired = cursorError(
-      'CURSOR_EXPIRED',
-      `This cursor is older than the ${this.options.retentionDays}-day event history: reload, then subscribe without \`after\`.`,
-    );
-    if (position < (_min.position ?? 1n) - 1n) throw expired;
-    const row = await this.prisma.event.findUnique({ where: { position }, select: { createdAt: true } });
-    if (row !== null && row.createdAt < this.#cutoff()) throw expired;
+    // The replay starts with the next event: gone (positions have no gaps, so it was pruned) or
+    // due for pruning, the history is no longer whole.
+    const next = await this.prisma.event.findUnique({
+      where: { position: position + 1n },
+      select: { createdAt: true },
+    });
+    if (next === null || next.createdAt < this.#cutoff()) {
+      throw cursorError(
+        'CURSOR_EXPIRED',
+        `This cursor is older than the ${this.options.retentionDays}-day event history: reload, then subscribe without \`after\`.`,
+      );
+    }
     return position;
   }
 

@@ -91,9 +91,7 @@ export async function createApp(config: Config): Promise<App> {
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql
-      ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS, subscriptionsProtocol: 'WS' }
-      : false,
+    graphiql: config.graphiql ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS } : false,
     // Serves GraphiQL's bundle from the package instead of a CDN, so it works offline too.
     renderGraphiQL,
     landingPage: false,

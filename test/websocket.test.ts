@@ -88,4 +88,30 @@ describe('WebSocket transport', () => {
     expect(await closed).toBe(CloseCode.Forbidden);
     await client.dispose();
   });
+
+  it("also serves subscriptions over SSE on /graphql, GraphiQL's transport, with the Authorization header", async () => {
+    const owner = await signUp(server.current, 'sse');
+    const project = await createProject(server.current, owner);
+    const { eventCursor } = await server.current.ok(ops.EventCursor, {}, owner.token);
+    const controller = new AbortController();
+    const response = await fetch(server.current.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${owner.token}`,
+      },
+      body: JSON.stringify({
+        query: 'subscription($p: ID, $a: String) { bugChanged(projectId: $p, after: $a) { action bug { id } } }',
+        variables: { p: project.id, a: eventCursor },
+      }),
+      signal: controller.signal,
+    });
+    const bug = await createBug(server.current, owner, project.id);
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('"bugChanged"')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toContain(JSON.stringify({ data: { bugChanged: { action: 'CREATED', bug: { id: bug.id } } } }));
+  });
 });

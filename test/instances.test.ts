@@ -21,7 +21,7 @@ async function twoInstances(env: NodeJS.ProcessEnv) {
       return created;
     },
     async dispose() {
-      await Promise.all(clients.map((client) => client.dispose()));
+      await Promise.all(clients.map((client) => Promise.resolve(client.dispose())));
       await Promise.all(instances.map((instance) => instance.stop()));
       await storage.dispose();
     },

@@ -20,7 +20,7 @@ describe('resuming with a cursor', () => {
     otherProjectId = (await createProject(server.current, owner)).id;
   });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.dispose()));
+    await Promise.all(clients.splice(0).map((client) => Promise.resolve(client.dispose())));
   });
 
   const client = (user: TestUser) => {

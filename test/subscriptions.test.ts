@@ -23,7 +23,7 @@ describe('subscriptions', () => {
   });
 
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.dispose()));
+    await Promise.all(clients.splice(0).map((client) => Promise.resolve(client.dispose())));
   });
 
   /** Subscribes as `user` from the current end of the log, so nothing sent after this call can be missed. */
@@ -180,7 +180,7 @@ describe('subscriptions', () => {
     await server.current.ok(ops.RemoveProjectMember, { input: { projectId, userId: leaving.id } }, owner.token);
     const removal = (await projects.next()).projectChanged;
     expect(removal).toEqual({
-      cursor: expect.any(String),
+      cursor: expect.any(String) as unknown,
       action: 'MEMBER_REMOVED',
       projectId,
       project: null, // no longer theirs to read

@@ -34,7 +34,9 @@ describe('WebSocket transport', () => {
       const me = await client.iterate({ query: '{ me { id } }' }).next();
       expect(me.value).toEqual({ data: { me: { id: user.id } } });
       const denied = await client.iterate({ query: '{ users(first: 101) { totalCount } }' }).next();
-      expect(denied.value?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect((denied.value as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code).toBe(
+        'BAD_USER_INPUT',
+      );
     } finally {
       await client.dispose();
     }

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useMaskedErrors } from '@envelop/core';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -8,12 +8,15 @@ import type { Config } from './config';
 import { openBus } from './events/bus';
 import { EventFeed } from './events/feed';
 import { maskError } from './graphql/errors';
+import { operationLimits } from './graphql/limits';
 import { schema } from './graphql/schema';
 import { openDatabase, type Database } from './infra/db';
 import { databaseId, migrate } from './infra/migrations';
 import { resolveJwtSecret, TokenService } from './server/auth';
 import type { Context } from './server/context';
+import { clientAddress } from './server/client-address';
 import { buildContext } from './server/http-context';
+import { RateLimits } from './server/rate-limits';
 import { serveWebSockets } from './server/websocket';
 
 export interface App {
@@ -86,7 +89,8 @@ export async function createApp(config: Config): Promise<App> {
     pollMs: config.eventPollMs,
     retentionDays: config.eventRetentionDays,
   });
-  const services = { prisma: db.prisma, tokens, events };
+  const rateLimits = new RateLimits();
+  const services = { prisma: db.prisma, tokens, events, rateLimits };
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -98,15 +102,20 @@ export async function createApp(config: Config): Promise<App> {
     // Our own masking plugin rather than yoga's, which would also log every expected error it maps.
     maskedErrors: false,
     plugins: [
+      ...operationLimits(config),
       useMaskedErrors({ maskError: (error) => maskError(error, (message, cause) => console.error(message, cause)) }),
     ],
-    // Over WebSocket, the authorization comes from connection_init rather than a header.
+    // Over WebSocket, the authorization and address come from the socket (see serveWebSockets)
+    // rather than from this request's headers.
     context: (initial) =>
       buildContext(
         services,
         typeof initial.authorization === 'string'
           ? initial.authorization
           : (initial.request as Request | undefined)?.headers.get('authorization'),
+        typeof initial.clientAddress === 'string'
+          ? initial.clientAddress
+          : clientAddress(initial.req as IncomingMessage, config.trustProxy),
       ),
   });
   const server = http.createServer(yoga.requestListener);

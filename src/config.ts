@@ -26,7 +26,77 @@ export interface Config {
   eventRetentionDays: number;
   /** How often each instance checks the event table for events the bus did not bring. `EVENT_POLL_MS`, default 1 s. */
   eventPollMs: number;
+  /** What a client may ask of the server; see Limits. */
+  limits: Limits;
+  /**
+   * How many proxies in front of the server append to `X-Forwarded-For`: the client address is the
+   * entry that many from the right. `TRUST_PROXY=true` means one; default 0 (false): the socket's
+   * peer address, and the header is ignored.
+   */
+  trustProxy: number;
+  /**
+   * Browser origins granted CORS and WebSocket upgrades. `CORS_ORIGINS`, comma-separated exact
+   * origins; default outside production: any http(s)://localhost or 127.0.0.1 port; in production: none.
+   */
+  corsOrigins: readonly string[] | 'localhost';
+  /** Answer introspection queries (HTTP and WebSocket). `INTROSPECTION`, default: on except in production. */
+  introspection: boolean;
 }
+
+/**
+ * What one client may ask of the server. Every limit is an environment variable of the same name
+ * in capitals (e.g. `MAX_QUERY_DEPTH`); `0` switches it off.
+ */
+export interface Limits {
+  /** Lexical tokens in one GraphQL document, checked while parsing. `MAX_QUERY_TOKENS`, default 3,000. */
+  maxQueryTokens: number;
+  /** Nesting of fields in one operation. `MAX_QUERY_DEPTH`, default 12. */
+  maxQueryDepth: number;
+  /** Aliased fields in one operation. `MAX_QUERY_ALIASES`, default 30. */
+  maxQueryAliases: number;
+  /** Directives in one operation. `MAX_QUERY_DIRECTIVES`, default 50. */
+  maxQueryDirectives: number;
+  /** An operation's cost, a list costing its page size times what it selects. `MAX_QUERY_COST`, default 10,000. */
+  maxQueryCost: number;
+  /** HTTP request body, in bytes (413 past it). `MAX_BODY_BYTES`, default 1 MiB. */
+  maxBodyBytes: number;
+  /** One WebSocket frame, in bytes (closed with 1009 past it). `WS_MAX_PAYLOAD_BYTES`, default 1 MiB. */
+  wsMaxPayloadBytes: number;
+  /** Operations active at once on one socket. `WS_MAX_SUBSCRIPTIONS_PER_SOCKET`, default 100. */
+  wsMaxSubscriptionsPerSocket: number;
+  /** Messages a socket may send per second (closed with 4429 past it). `WS_MAX_MESSAGES_PER_SECOND`, default 50. */
+  wsMaxMessagesPerSecond: number;
+  /** Open sockets per user, per instance. `WS_MAX_SOCKETS_PER_USER`, default 20. */
+  wsMaxSocketsPerUser: number;
+  /** Data queued for a socket that is not reading (closed with 1013 past it). `WS_MAX_BUFFERED_BYTES`, default 1 MiB. */
+  wsMaxBufferedBytes: number;
+  /** `logIn` and `signUp` attempts per client address per minute. `RATE_LIMIT_SIGNIN_PER_IP`, default 10. */
+  rateLimitSigninPerIp: number;
+  /** Failed `logIn` attempts per account per minute. `RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT`, default 5. */
+  rateLimitLoginFailuresPerAccount: number;
+  /** Operations per signed-in user (anonymous: per address) per minute. `RATE_LIMIT_OPERATIONS_PER_USER`, default 600. */
+  rateLimitOperationsPerUser: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** Each limit's environment variable, default and largest value. */
+const LIMITS = {
+  maxQueryTokens: ['MAX_QUERY_TOKENS', 3_000, 1_000_000],
+  maxQueryDepth: ['MAX_QUERY_DEPTH', 12, 1_000],
+  maxQueryAliases: ['MAX_QUERY_ALIASES', 30, 100_000],
+  maxQueryDirectives: ['MAX_QUERY_DIRECTIVES', 50, 100_000],
+  maxQueryCost: ['MAX_QUERY_COST', 10_000, 1_000_000_000],
+  maxBodyBytes: ['MAX_BODY_BYTES', MIB, 1024 * MIB],
+  wsMaxPayloadBytes: ['WS_MAX_PAYLOAD_BYTES', MIB, 1024 * MIB],
+  wsMaxSubscriptionsPerSocket: ['WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 100, 1_000_000],
+  wsMaxMessagesPerSecond: ['WS_MAX_MESSAGES_PER_SECOND', 50, 1_000_000],
+  wsMaxSocketsPerUser: ['WS_MAX_SOCKETS_PER_USER', 20, 1_000_000],
+  wsMaxBufferedBytes: ['WS_MAX_BUFFERED_BYTES', MIB, 1024 * MIB],
+  rateLimitSigninPerIp: ['RATE_LIMIT_SIGNIN_PER_IP', 10, 1_000_000],
+  rateLimitLoginFailuresPerAccount: ['RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT', 5, 1_000_000],
+  rateLimitOperationsPerUser: ['RATE_LIMIT_OPERATIONS_PER_USER', 600, 100_000_000],
+} as const satisfies Record<keyof Limits, readonly [string, number, number]>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -67,7 +137,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsInitTimeoutMs: integer(env, 'WS_INIT_TIMEOUT_MS', 10_000, 100, 600_000),
     eventRetentionDays: integer(env, 'EVENT_RETENTION_DAYS', 7, 1, 3650),
     eventPollMs: integer(env, 'EVENT_POLL_MS', 1000, 10, 600_000),
+    limits: Object.fromEntries(
+      Object.entries(LIMITS).map(([key, [name, fallback, max]]) => [key, integer(env, name, fallback, 0, max)]),
+    ) as unknown as Limits,
+    trustProxy: trustProxy(env),
+    corsOrigins: corsOrigins(env, production),
+    introspection: boolean(env, 'INTROSPECTION', !production),
   };
+}
+
+function trustProxy(env: NodeJS.ProcessEnv): number {
+  const raw = nonEmpty(env.TRUST_PROXY)?.toLowerCase();
+  if (raw === 'true') return 1;
+  if (raw === 'false') return 0;
+  return integer(env, 'TRUST_PROXY', 0, 0, 10);
+}
+
+function corsOrigins(env: NodeJS.ProcessEnv, production: boolean): readonly string[] | 'localhost' {
+  const raw = env.CORS_ORIGINS;
+  if (raw === undefined) return production ? [] : 'localhost';
+  const origins = raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS must list origins like https://bugs.example.com (no path), got "${origin}".`);
+    }
+  }
+  return origins;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

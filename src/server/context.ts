@@ -3,6 +3,7 @@ import type { UserRole } from '../generated/prisma/enums';
 import type { EventFeed } from '../events/feed';
 import { unauthenticated } from '../graphql/errors';
 import type { TokenService } from './auth';
+import type { RateLimits } from './rate-limits';
 
 /** The signed-in user, as far as authorization needs to know them. */
 export interface Viewer {
@@ -16,12 +17,16 @@ export interface Context {
   tokens: TokenService;
   /** The event log: mutations publish to it, subscriptions read from it. */
   events: EventFeed;
+  /** Per-address, per-account and per-user budgets, shared by every instance when there is Redis. */
+  rateLimits: RateLimits;
+  /** Where the operation came from (see clientAddress): the key for anonymous rate limits. */
+  clientAddress: string;
   /** Null when the request carries no token. A request with a bad token never gets this far. */
   viewer: Viewer | null;
 }
 
 /** Services the context is built from, created once per app. */
-export type ContextServices = Omit<Context, 'viewer'>;
+export type ContextServices = Omit<Context, 'viewer' | 'clientAddress'>;
 
 /** The signed-in viewer, or UNAUTHENTICATED: the guard at the top of every field but `me`, `signUp` and `logIn`. */
 export function viewerOf(ctx: Pick<Context, 'viewer'>): Viewer {

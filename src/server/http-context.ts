@@ -9,8 +9,9 @@ import type { Context, ContextServices } from './context';
 export async function buildContext(
   services: ContextServices,
   authorization: string | null | undefined,
+  clientAddress: string,
 ): Promise<Context> {
-  if (authorization == null || authorization.trim() === '') return { ...services, viewer: null };
+  if (authorization == null || authorization.trim() === '') return { ...services, clientAddress, viewer: null };
 
   const [scheme, token, ...rest] = authorization.trim().split(/\s+/);
   const claims =
@@ -24,5 +25,5 @@ export async function buildContext(
     select: { id: true, role: true },
   });
   if (user === null) throw unauthenticated('The access token is for an account that no longer exists.');
-  return { ...services, viewer: user };
+  return { ...services, clientAddress, viewer: user };
 }

@@ -40,7 +40,7 @@ export function serveWebSockets(yoga: Yoga, wss: WebSocketServer, options: WebSo
       onConnect: async (ctx) => {
         const authorization = authorizationOf(ctx.connectionParams);
         if (authorization === undefined) return false;
-        const context = await buildContext(options.services, authorization).catch(() => null);
+        const context = await buildContext(options.services, authorization, '').catch(() => null);
         if (context?.viewer == null) return false;
         ctx.extra.authorization = authorization;
         return true;

@@ -1,0 +1,2 @@
+// Scaffold: filled in by the rate-limit work.
+export class RateLimits {}

@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import type PrismaTypes from '../generated/pothos-types';
@@ -6,6 +7,7 @@ import { getDatamodel } from '../generated/pothos-types';
 import type { Context } from '../server/context';
 import { viewerOf } from '../server/context';
 import { decodeGlobalId } from './ids';
+import { pageSize } from './validation';
 
 /** The schema builder: plugins and their settings only. Types live in src/modules. */
 export const builder = new SchemaBuilder<{
@@ -18,8 +20,16 @@ export const builder = new SchemaBuilder<{
     ID: { Input: string; Output: string };
   };
 }>({
-  plugins: [PrismaPlugin, RelayPlugin],
+  plugins: [PrismaPlugin, RelayPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
+  // An operation's cost: each field costs 1, and a list multiplies what it selects by its page
+  // size. MAX_QUERY_COST is checked against it at validation (src/graphql/limits.ts), before any
+  // resolver runs, so the plugin's own check in every root resolver is switched off.
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: pageSize.defaultSize,
+    disabled: true,
+  },
   prisma: {
     client: (ctx) => ctx.prisma,
     dmmf: getDatamodel(),
@@ -40,7 +50,12 @@ export const builder = new SchemaBuilder<{
       viewerOf(ctx);
       return decodeGlobalId(globalId);
     },
-    edgesFieldOptions: { nullable: { list: false, items: false } },
+    // A connection's page is costed once, on the connection field, by the size asked for; its
+    // edges list must not multiply it again.
+    defaultConnectionFieldOptions: {
+      complexity: ({ first, last }) => ({ multiplier: first ?? last ?? pageSize.defaultSize }),
+    },
+    edgesFieldOptions: { nullable: { list: false, items: false }, complexity: { multiplier: 1 } },
   },
 });
 

@@ -11,8 +11,16 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   /** The operation is over a size, depth, alias, directive or cost limit; `extensions.limit` names it. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** A socket already has WS_MAX_SUBSCRIPTIONS_PER_SOCKET operations running. */
+  TOO_MANY_OPERATIONS: 'TOO_MANY_OPERATIONS',
   /** Too many attempts; `extensions.retryAfter` says in how many seconds to try again. */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** The HTTP request itself is malformed (a body that is not JSON, a GET without the CSRF header): 400 or 403. */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** The HTTP body is over MAX_BODY_BYTES: 413, and the connection is closed. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** A POST whose body is not `application/json`: 415. */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -35,6 +43,26 @@ export const badUserInput = (field: string, message: string) => error(ErrorCode.
 
 export const conflict = (field: string | undefined, message: string) =>
   error(ErrorCode.CONFLICT, message, field === undefined ? {} : { field });
+
+/**
+ * Over a rate limit. `extensions.retryAfter` is the whole seconds (at least 1) until the budget
+ * refills; over HTTP the response is also a 429 with a `Retry-After` header.
+ */
+export const rateLimited = (retryAfterSeconds: number) => {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+  return error(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfter} s.`, {
+    retryAfter,
+    http: { status: 429, headers: { 'Retry-After': String(retryAfter) } },
+  });
+};
+
+/**
+ * An operation over one of the limits in `Config.limits`, refused before it runs; `limit` is the
+ * environment variable that sets it, e.g. `MAX_QUERY_DEPTH`. Over HTTP it answers like any other
+ * validation error (400 to `application/graphql-response+json`, 200 to `application/json`).
+ */
+export const queryTooComplex = (limit: string, message: string) =>
+  error(ErrorCode.QUERY_TOO_COMPLEX, message, { limit, http: { spec: true, status: 400 } });
 
 /**
  * The one place where errors become what clients see: our own GraphQLErrors pass through, known

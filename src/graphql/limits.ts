@@ -1,7 +1,145 @@
-// Scaffold: filled in by the operation-limit work.
-import type { Plugin } from '@envelop/core';
-import type { Config } from '../config';
+// What one operation may ask of the server. Every check runs in parse or validate, so an operation
+// over a limit is refused before its context is built or any resolver runs: no database work. They
+// are envelop hooks on yoga's own envelop, which the WebSocket transport runs too (parse, validate,
+// then execute or subscribe), so HTTP and WebSocket share them; none needs an HTTP request.
+//
+// Yoga caches parse results by query text and validation results by document. The token, depth,
+// alias and directive limits depend on the document alone, so their errors may be cached with it.
+// Cost depends on the variables too (`bugs(first: $n)`), so it is checked after validation, cached
+// or not, and its error is thrown rather than added to the result that yoga caches.
 
-export function operationLimits(_config: Config): Plugin[] {
-  return [];
+import type { Plugin } from '@envelop/core';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin, type MaxDepthOptions } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { Config } from '../config';
+import { queryTooComplex } from './errors';
+
+/**
+ * The envelop plugins that enforce `config.limits` (tokens, depth, aliases, directives, cost; each
+ * off at 0), `config.introspection`, and, in production, hide "Did you mean ...?" suggestions.
+ * Every refusal is a QUERY_TOO_COMPLEX error whose `extensions.limit` names the variable to raise.
+ */
+export function operationLimits(config: Config): Plugin[] {
+  const { maxQueryTokens, maxQueryDepth, maxQueryAliases, maxQueryDirectives, maxQueryCost } = config.limits;
+  const plugins: (Plugin | false)[] = [
+    // Counts tokens as graphql's parser reads them and stops at the limit, so a deeply nested
+    // document never reaches the recursive descent that would overflow the stack.
+    maxQueryTokens > 0 &&
+      maxTokensPlugin({
+        n: maxQueryTokens,
+        onReject: [
+          () => {
+            throw queryTooComplex(
+              'MAX_QUERY_TOKENS',
+              `Query token count is over the limit of ${maxQueryTokens} (MAX_QUERY_TOKENS).`,
+            );
+          },
+        ],
+      }),
+    maxQueryDepth > 0 &&
+      maxDepthPlugin({
+        n: maxQueryDepth,
+        // Depth is the nesting of fields; a fragment spread around them adds none.
+        flattenFragments: true,
+        propagateOnRejection: false,
+        onReject: [reportOver('MAX_QUERY_DEPTH', 'depth', maxQueryDepth)],
+      }),
+    maxQueryAliases > 0 &&
+      maxAliasesPlugin({
+        n: maxQueryAliases,
+        propagateOnRejection: false,
+        onReject: [reportOver('MAX_QUERY_ALIASES', 'alias count', maxQueryAliases)],
+      }),
+    maxQueryDirectives > 0 &&
+      maxDirectivesPlugin({
+        n: maxQueryDirectives,
+        propagateOnRejection: false,
+        onReject: [reportOver('MAX_QUERY_DIRECTIVES', 'directive count', maxQueryDirectives)],
+      }),
+    maxQueryCost > 0 && costLimit(maxQueryCost),
+    !config.introspection && disableIntrospection(),
+    config.production && blockFieldSuggestionsPlugin({ mask: '' }),
+  ];
+  return plugins.filter((plugin): plugin is Plugin => plugin !== false);
+}
+
+/** What Armor calls when a rule finds the document over its limit. */
+type ArmorRejection = NonNullable<MaxDepthOptions['onReject']>[number];
+
+/**
+ * An Armor rule's rejection, reported as our error instead of Armor's ("Syntax Error: ...") and
+ * beside the other validation errors rather than thrown. The count comes from Armor's message,
+ * which states it when `exposeLimits` is on (its default).
+ */
+function reportOver(limit: string, measure: string, max: number): ArmorRejection {
+  return (context, armorError) => {
+    const found = /found (\d+)/.exec(armorError.message)?.[1];
+    const subject = found === undefined ? `Query ${measure}` : `Query ${measure} ${found}`;
+    context?.reportError(queryTooComplex(limit, `${subject} is over the limit of ${max} (${limit}).`));
+  };
+}
+
+/**
+ * MAX_QUERY_COST with Pothos' complexity rule: each field costs 1, and a list multiplies what it
+ * selects by its page size (`first`, else 20; see the `complexity` options in builder.ts). A
+ * subscription is costed the same way, for each event it delivers.
+ */
+function costLimit(max: number): Plugin {
+  return {
+    onValidate({ params, context }) {
+      // envelop types these loosely (its validate may be any engine's); ours is graphql-js's.
+      const { schema, documentAST } = params as { schema: GraphQLSchema; documentAST: DocumentNode };
+      return ({ valid }) => {
+        // An invalid document already has its errors, and its cost may not be computable.
+        if (!valid) return;
+        const { variables, operationName } = requestParams(context);
+        let cost = 0;
+        // Errors this rule reports itself (bad variables, an unknown operation name) are left for
+        // execution to report as it always has; only the cost is read here.
+        validate(schema, documentAST, [
+          createComplexityRule({
+            context,
+            variableValues: variables,
+            operationName,
+            onResult: ({ complexity }) => {
+              cost = Math.max(cost, complexity);
+            },
+          }),
+        ]);
+        if (cost > max) {
+          throw queryTooComplex('MAX_QUERY_COST', `Query cost ${cost} is over the limit of ${max} (MAX_QUERY_COST).`);
+        }
+      };
+    },
+  };
+}
+
+/** The variables and operation name of the operation being validated, from yoga's initial context. */
+function requestParams(context: unknown): { variables: Record<string, unknown>; operationName?: string } {
+  // Yoga puts the request's GraphQL params in the initial context; the WebSocket transport passes
+  // each operation's payload the same way.
+  const params = (context as { params?: { variables?: unknown; operationName?: unknown } }).params;
+  const variables = params?.variables;
+  return {
+    variables: typeof variables === 'object' && variables !== null ? (variables as Record<string, unknown>) : {},
+    operationName: typeof params?.operationName === 'string' ? params.operationName : undefined,
+  };
+}
+
+/**
+ * Refuses `__schema` and `__type` (not `__typename`) with graphql's own rule. Yoga's
+ * plugin-disable-introspection is not used: it flags the HTTP request in `onRequestParse`, a hook
+ * the WebSocket transport never calls, so over a socket introspection would still be answered.
+ */
+function disableIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
 }

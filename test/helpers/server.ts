@@ -60,6 +60,11 @@ export async function startServer(storage: Storage, env: NodeJS.ProcessEnv = {})
     GRAPHIQL: 'false',
     // CI's PostgreSQL pass sets REDIS_URL: every suite then fans out through Redis.
     REDIS_URL: process.env.REDIS_URL,
+    // Suites sign up and query as many users from 127.0.0.1 as they need; rate limits are tested
+    // on their own (test/rate-limits.test.ts), which turns them back on.
+    RATE_LIMIT_SIGNIN_PER_IP: '0',
+    RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT: '0',
+    RATE_LIMIT_OPERATIONS_PER_USER: '0',
     ...env,
     PORT: '0',
     DATA_DIR: storage.dataDir,

@@ -108,6 +108,7 @@ builder.mutationFields((t) => ({
     description: 'Creates an account and signs it in. The first account in an empty database becomes an ADMIN.',
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
+      await ctx.rateLimits.signInAttempt(ctx.clientAddress);
       const email = normalizeEmail(input.email);
       const name = requiredText(input.name, 'name', LIMITS.userName);
       if (input.password.length < LIMITS.passwordMin || input.password.length > LIMITS.passwordMax) {
@@ -130,13 +131,22 @@ builder.mutationFields((t) => ({
     description: 'Exchanges an email and password for an access token.',
     args: { input: t.arg({ type: LogInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
+      // Every check before the hash: scrypt is the expensive part, and what a guesser is after.
+      await ctx.rateLimits.signInAttempt(ctx.clientAddress);
+      if (input.password.length > LIMITS.passwordMax) {
+        throw badUserInput('password', `password must be at most ${LIMITS.passwordMax} characters.`);
+      }
+      // Counted whether or not the account exists, so the answer does not tell which do.
+      const email = input.email.trim().toLowerCase();
+      await ctx.rateLimits.loginAttempt(email);
       const user = await ctx.prisma.user.findUnique({
-        where: { email: input.email.trim().toLowerCase() },
+        where: { email },
         select: { id: true, role: true, passwordHash: true },
       });
       // Verify even when there is no such user, so timing does not tell which part was wrong.
       const valid = await verifyPassword(input.password, user?.passwordHash ?? UNMATCHABLE_HASH);
       if (user === null || !valid) throw unauthenticated('Wrong email or password.');
+      await ctx.rateLimits.loginSucceeded(email);
       return { token: ctx.tokens.sign({ userId: user.id, role: user.role }), userId: user.id };
     },
   }),

@@ -1,9 +1,9 @@
 import { badUserInput } from './errors';
+import { UUID } from './validation';
 
 /** The object types that have global IDs. */
 export type NodeType = 'User' | 'Project' | 'Bug' | 'Comment';
 const NODE_TYPES = new Set<string>(['User', 'Project', 'Bug', 'Comment']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Decodes a Relay global ID (base64 of `Type:uuid`). Anything that is not one of ours is the

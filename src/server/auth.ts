@@ -4,6 +4,7 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import type { UserRole } from '../generated/prisma/enums';
 import { MIN_SECRET_LENGTH, type Config } from '../config';
+import { UUID } from '../graphql/validation';
 
 // scrypt at N=2^15, r=8: 32 MiB and roughly 50 ms a hash, the cost OWASP suggests for interactive logins.
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } satisfies ScryptOptions;
@@ -46,6 +47,11 @@ export interface TokenClaims {
   role: UserRole;
 }
 
+/** A verified token's claims, and when it stops being valid (ms since the epoch). */
+export interface VerifiedToken extends TokenClaims {
+  expiresAt: number;
+}
+
 const ISSUER = 'bugzapp';
 const AUDIENCE = 'bugzapp-api';
 
@@ -67,7 +73,7 @@ export class TokenService {
   }
 
   /** Returns the claims of a valid token, or null for anything else (bad signature, expired, wrong algorithm...). */
-  verify(token: string): TokenClaims | null {
+  verify(token: string): VerifiedToken | null {
     try {
       const payload = jwt.verify(token, this.secret, {
         algorithms: ['HS256'],
@@ -76,10 +82,12 @@ export class TokenService {
       });
       // jsonwebtoken checks exp only when present; a token without one must not live forever.
       if (typeof payload === 'string' || typeof payload.sub !== 'string') return null;
+      // Every user id is a UUID; anything else would reach the database as an invalid uuid.
+      if (!UUID.test(payload.sub)) return null;
       if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number') return null;
       const role: unknown = payload.role;
       if (role !== 'ADMIN' && role !== 'MEMBER') return null;
-      return { userId: payload.sub, role };
+      return { userId: payload.sub, role, expiresAt: payload.exp * 1000 };
     } catch {
       return null;
     }

@@ -93,7 +93,9 @@ type BugOrderInput = typeof BugOrder.$inferInput;
 
 function bugWhere(filter: BugFilterInput | null | undefined): Prisma.BugWhereInput {
   if (filter == null) return {};
-  const search = filter.search?.trim();
+  // Prisma's `contains` is an ILIKE whose pattern keeps the text's own `%` and `_` as wildcards;
+  // PostgreSQL's default LIKE escape character, backslash, makes them (and itself) literal.
+  const search = filter.search?.trim().replace(/[\\%_]/g, '\\$&');
   return {
     projectId: filter.projectId == null ? undefined : parseId(filter.projectId, 'Project', 'filter.projectId'),
     status: filter.status == null ? undefined : { in: filter.status },

@@ -21,12 +21,14 @@ export interface Context {
   rateLimits: RateLimits;
   /** Where the operation came from (see clientAddress): the key for anonymous rate limits. */
   clientAddress: string;
+  /** When the operation's token expires (ms since the epoch); subscriptions end then. Undefined without one. */
+  tokenExpiresAt?: number;
   /** Null when the request carries no token. A request with a bad token never gets this far. */
   viewer: Viewer | null;
 }
 
 /** Services the context is built from, created once per app. */
-export type ContextServices = Omit<Context, 'viewer' | 'clientAddress'>;
+export type ContextServices = Omit<Context, 'viewer' | 'clientAddress' | 'tokenExpiresAt'>;
 
 /** The signed-in viewer, or UNAUTHENTICATED: the guard at the top of every field but `me`, `signUp` and `logIn`. */
 export function viewerOf(ctx: Pick<Context, 'viewer'>): Viewer {

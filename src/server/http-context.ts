@@ -1,5 +1,12 @@
 import { unauthenticated } from '../graphql/errors';
+import type { TokenService, VerifiedToken } from './auth';
 import type { Context, ContextServices } from './context';
+
+/** The claims of an `Authorization: Bearer <token>` value, or null when it is anything else. */
+export function bearerClaims(tokens: TokenService, authorization: string): VerifiedToken | null {
+  const [scheme, token, ...rest] = authorization.trim().split(/\s+/);
+  return scheme?.toLowerCase() === 'bearer' && token !== undefined && rest.length === 0 ? tokens.verify(token) : null;
+}
 
 /**
  * Builds the context for one operation from its `Authorization` value. No value: an anonymous
@@ -13,11 +20,7 @@ export async function buildContext(
 ): Promise<Context> {
   if (authorization == null || authorization.trim() === '') return { ...services, clientAddress, viewer: null };
 
-  const [scheme, token, ...rest] = authorization.trim().split(/\s+/);
-  const claims =
-    scheme?.toLowerCase() === 'bearer' && token !== undefined && rest.length === 0
-      ? services.tokens.verify(token)
-      : null;
+  const claims = bearerClaims(services.tokens, authorization);
   if (claims === null) throw unauthenticated('The access token is invalid or has expired; sign in again.');
 
   const user = await services.prisma.user.findUnique({
@@ -25,5 +28,5 @@ export async function buildContext(
     select: { id: true, role: true },
   });
   if (user === null) throw unauthenticated('The access token is for an account that no longer exists.');
-  return { ...services, clientAddress, viewer: user };
+  return { ...services, clientAddress, tokenExpiresAt: claims.expiresAt, viewer: user };
 }

@@ -1,10 +1,21 @@
-import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
-import type { Disposable, OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import {
+  GraphQLError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import { CloseCode, handleProtocols, makeServer, type Disposable, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config, Limits } from '../config';
+import { ErrorCode, maskError } from '../graphql/errors';
+import { clientAddress } from './client-address';
 import type { Context, ContextServices } from './context';
-import { buildContext } from './http-context';
+import { bearerClaims, buildContext } from './http-context';
+import { originAllowed } from './origins';
+import { at } from './token-expiry';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -18,64 +29,273 @@ interface Enveloped {
   subscribe(args: ExecutionArgs): OperationResult;
 }
 
+/**
+ * The codes this server closes sockets with, beyond graphql-ws's own (4400 bad message, 4408 no
+ * `connection_init` in time, 4409 duplicate operation id, 4500 internal error).
+ */
+export const SocketCloseCode = {
+  /** The server is stopping. */
+  GoingAway: 1001,
+  /** A frame over WS_MAX_PAYLOAD_BYTES (sent by `ws` itself). */
+  MessageTooBig: 1009,
+  /** The socket fell WS_MAX_BUFFERED_BYTES behind: reconnect and resume from the last cursor. */
+  TryAgainLater: 1013,
+  /** No valid token in `connection_init`, or the token has expired since. */
+  Forbidden: CloseCode.Forbidden,
+  /** Over WS_MAX_MESSAGES_PER_SECOND, or WS_MAX_SOCKETS_PER_USER open sockets for this user. */
+  TooManyRequests: 4429,
+} as const;
+
 export interface WebSocketOptions {
   services: ContextServices;
+  limits: Limits;
+  /** Proxies trusted to append to `X-Forwarded-For` (see clientAddress). */
+  trustProxy: number;
+  /** Browser origins that may open a socket; a request without `Origin` is not a browser and passes. */
+  corsOrigins: Config['corsOrigins'];
   /** Milliseconds a socket may stay open without `connection_init` before it is closed with 4408. */
   connectionInitWaitTimeout: number;
+  /** How often to ping an idle client; one that has not answered by the next ping is dropped. Default 12 s. */
+  keepAliveMs?: number;
 }
 
+/** What graphql-ws keeps for each socket, beside its subscriptions. */
+interface Extra {
+  socket: WebSocket;
+  clientAddress: string;
+  /** The `Authorization` value from `connection_init`, once accepted. */
+  authorization?: string;
+  /** When the token stops being valid (ms since the epoch); nothing is sent past it. */
+  expiresAt?: number;
+  /** Undoes what accepting the connection set up (the per-user count, the expiry timer). */
+  release?: () => void;
+}
+
+/** How long a socket closed for reading too slowly has to take its close frame before it is cut. */
+const SLOW_CLOSE_GRACE_MS = 5_000;
+/** How long stopping the server waits for sockets to answer its close frame. */
+const SHUTDOWN_GRACE_MS = 1_000;
+
 /**
- * Serves the graphql-ws protocol on `wss`. Every operation goes through yoga's own envelop
- * (parse, validate, context, error masking), so WebSocket and HTTP behave alike.
+ * Serves the graphql-ws protocol on `/graphql` of `server`, through graphql-ws's transport-free
+ * core, so every limit on a socket lives here. Every operation goes through yoga's own envelop
+ * (parse with its token limit, validate with the operation limits, the same context, rate limits
+ * and error masking), so WebSocket and HTTP behave alike.
  *
  * The token comes once, in `connection_init`: `{ "authorization": "Bearer <token>" }` (GraphiQL's
  * `{ "headers": { "Authorization": ... } }` shape is accepted too). Without a valid one the socket
- * is closed with 4403 Forbidden. Each operation then builds its context from it afresh, so an
- * account deleted or a token expired since is refused like it would be over HTTP.
+ * is closed with 4403, and again when the token expires. Each operation builds its context afresh,
+ * so an account deleted since connecting is refused like it would be over HTTP.
+ *
+ * A socket cannot hold the server's memory: frames are capped (1009), messages per second are
+ * capped (4429), operations per socket are capped (an `error` for the one past the limit), and a
+ * socket that does not read what it is sent is closed (1013) once WS_MAX_BUFFERED_BYTES are
+ * waiting for it. Sends do not wait for the client: a slow reader falls behind and is dropped,
+ * rather than holding its events (and their loads) in the server.
  */
-export function serveWebSockets(yoga: Yoga, wss: WebSocketServer, options: WebSocketOptions): Disposable {
-  return useServer<Record<string, unknown> | undefined, { authorization: string }>(
-    {
-      connectionInitWaitTimeout: options.connectionInitWaitTimeout,
-      onConnect: async (ctx) => {
-        const authorization = authorizationOf(ctx.connectionParams);
-        if (authorization === undefined) return false;
-        const context = await buildContext(options.services, authorization, '').catch(() => null);
-        if (context?.viewer == null) return false;
-        ctx.extra.authorization = authorization;
-        return true;
-      },
-      onSubscribe: async (ctx, _id, payload) => {
-        const enveloped = yoga.getEnveloped({
-          authorization: ctx.extra.authorization,
-          params: payload,
-        }) as unknown as Enveloped;
-        try {
-          const document = enveloped.parse(payload.query);
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length > 0) return errors;
-          return {
-            schema: enveloped.schema,
-            document,
-            operationName: payload.operationName,
-            variableValues: payload.variables,
-            contextValue: await enveloped.contextFactory(),
-            rootValue: {
-              execute: (args: ExecutionArgs) => enveloped.execute(args),
-              subscribe: (args: ExecutionArgs) => enveloped.subscribe(args),
-            },
-          } satisfies ExecutionArgs;
-        } catch (error) {
-          // A syntax error, or a token that expired since connecting: an `error` message, not a crash.
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-      },
-      execute: (args) => (args.rootValue as Pick<Enveloped, 'execute'>).execute(args),
-      subscribe: (args) => (args.rootValue as Pick<Enveloped, 'subscribe'>).subscribe(args),
+export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSocketOptions): Disposable {
+  const { limits, services } = options;
+  const socketsPerUser = new Map<string, number>();
+
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    // 0 means no limit to `ws`, as it does to us.
+    maxPayload: limits.wsMaxPayloadBytes,
+    handleProtocols,
+    verifyClient: (
+      { origin }: { origin?: string },
+      done: (allowed: boolean, code?: number, message?: string) => void,
+    ) =>
+      origin === undefined || origin === '' || originAllowed(options.corsOrigins, origin)
+        ? done(true)
+        : done(false, 403, 'Origin not allowed'),
+  });
+
+  const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
+    connectionInitWaitTimeout: options.connectionInitWaitTimeout,
+    onConnect: async ({ connectionParams, extra }) => {
+      const authorization = authorizationOf(connectionParams);
+      const claims = authorization === undefined ? null : bearerClaims(services.tokens, authorization);
+      if (authorization === undefined || claims === null) return false;
+      const context = await buildContext(services, authorization, extra.clientAddress).catch(() => null);
+      if (context?.viewer == null) return false;
+
+      const userId = context.viewer.id;
+      const open = socketsPerUser.get(userId) ?? 0;
+      if (limits.wsMaxSocketsPerUser > 0 && open >= limits.wsMaxSocketsPerUser) {
+        extra.socket.close(
+          SocketCloseCode.TooManyRequests,
+          `Too many open sockets for this user (WS_MAX_SOCKETS_PER_USER=${limits.wsMaxSocketsPerUser})`,
+        );
+        return false;
+      }
+      socketsPerUser.set(userId, open + 1);
+      const expiry = at(claims.expiresAt, () => extra.socket.close(SocketCloseCode.Forbidden, 'Token expired'));
+      extra.authorization = authorization;
+      extra.expiresAt = claims.expiresAt;
+      extra.release = () => {
+        expiry.cancel();
+        const left = (socketsPerUser.get(userId) ?? 1) - 1;
+        if (left === 0) socketsPerUser.delete(userId);
+        else socketsPerUser.set(userId, left);
+      };
+      return true;
     },
-    wss,
-  );
+    onSubscribe: async ({ extra, subscriptions }, _id, payload) => {
+      // graphql-ws has already registered this operation, so it counts itself.
+      const limit = limits.wsMaxSubscriptionsPerSocket;
+      if (limit > 0 && Object.keys(subscriptions).length > limit) {
+        return [
+          new GraphQLError(
+            `At most ${limit} operations may be active on one socket (WS_MAX_SUBSCRIPTIONS_PER_SOCKET); complete one first.`,
+            { extensions: { code: ErrorCode.TOO_MANY_OPERATIONS, limit: 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET' } },
+          ),
+        ];
+      }
+      const enveloped = yoga.getEnveloped({
+        authorization: extra.authorization,
+        clientAddress: extra.clientAddress,
+        params: payload,
+      }) as unknown as Enveloped;
+      try {
+        const document = enveloped.parse(payload.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: {
+            execute: (args: ExecutionArgs) => enveloped.execute(args),
+            subscribe: (args: ExecutionArgs) => enveloped.subscribe(args),
+          },
+        } satisfies ExecutionArgs;
+      } catch (error) {
+        // A syntax error, a token that expired since connecting, or anything unexpected: an
+        // `error` message for this operation, never a closed socket.
+        return [maskError(error, logError)];
+      }
+    },
+    execute: (args) => (args.rootValue as Pick<Enveloped, 'execute'>).execute(args),
+    subscribe: (args) => (args.rootValue as Pick<Enveloped, 'subscribe'>).subscribe(args),
+    // `extensions.http` tells yoga which HTTP status to answer; a socket has none to set.
+    onNext: (_ctx, _id, _payload, _args, result) =>
+      result.errors === undefined ? undefined : { ...result, errors: result.errors.map(withoutHttp) },
+    onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
+  });
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    const extra: Extra = { socket, clientAddress: clientAddress(request, options.trustProxy) };
+    const keepAlive = keepAlivePings(socket, options.keepAliveMs ?? 12_000);
+    const flood = messageRate(limits.wsMaxMessagesPerSecond);
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // `ws` closes the socket itself after a protocol error (1009 for a frame over the limit, 1002...).
+      if (error.code?.startsWith('WS_ERR_')) return;
+      logError('WebSocket error', error);
+      socket.terminate();
+    });
+
+    const closed = graphqlWs.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => {
+          if (socket.readyState !== socket.OPEN) return;
+          if (extra.expiresAt !== undefined && Date.now() >= extra.expiresAt) {
+            socket.close(SocketCloseCode.Forbidden, 'Token expired');
+            return;
+          }
+          socket.send(data);
+          if (limits.wsMaxBufferedBytes > 0 && socket.bufferedAmount > limits.wsMaxBufferedBytes) {
+            socket.close(
+              SocketCloseCode.TryAgainLater,
+              'Not reading fast enough: reconnect and resume from your last cursor',
+            );
+            setTimeout(() => socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+          }
+        },
+        close: (code, reason) => {
+          if (socket.readyState === socket.OPEN) socket.close(code, reason);
+        },
+        onMessage: (handle) =>
+          socket.on('message', (data: Buffer) => {
+            if (socket.readyState !== socket.OPEN) return;
+            if (flood()) {
+              socket.close(
+                SocketCloseCode.TooManyRequests,
+                `Too many messages (WS_MAX_MESSAGES_PER_SECOND=${limits.wsMaxMessagesPerSecond})`,
+              );
+              return;
+            }
+            handle(data.toString('utf8')).catch((error: unknown) => {
+              logError('WebSocket message handling failed', error);
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
+      },
+      extra,
+    );
+
+    socket.once('close', (code, reason) => {
+      keepAlive.stop();
+      extra.release?.();
+      void closed(code, reason.toString('utf8'));
+    });
+  });
+
+  return {
+    dispose: async () => {
+      const sockets = [...wss.clients];
+      for (const socket of sockets) socket.close(SocketCloseCode.GoingAway, 'Server shutting down');
+      // A client that does not answer the close frame (one that stopped reading) is cut after a moment.
+      await Promise.race([
+        Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve)))),
+        new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref()),
+      ]);
+      for (const socket of wss.clients) socket.terminate();
+      await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
+
+function logError(message: string, error: unknown): void {
+  console.error(message, error);
+}
+
+function withoutHttp(error: GraphQLError): GraphQLFormattedError {
+  const formatted = error.toJSON();
+  if (formatted.extensions?.http === undefined) return formatted;
+  const { http: _http, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
+}
+
+/** A counter of messages in the current second: true once there are more than `perSecond`. */
+function messageRate(perSecond: number): () => boolean {
+  let windowStart = 0;
+  let count = 0;
+  return () => {
+    if (perSecond === 0) return false;
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      count = 0;
+    }
+    return ++count > perSecond;
+  };
+}
+
+/** Pings every `intervalMs`; a socket that has not answered by the next ping is dropped. */
+function keepAlivePings(socket: WebSocket, intervalMs: number): { stop(): void } {
+  let answered = true;
+  socket.on('pong', () => (answered = true));
+  const timer = setInterval(() => {
+    if (!answered) return socket.terminate();
+    answered = false;
+    socket.ping();
+  }, intervalMs).unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {

@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { useMaskedErrors } from '@envelop/core';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
 import type { Config } from './config';
 import { openBus } from './events/bus';
 import { EventFeed } from './events/feed';
 import { maskError } from './graphql/errors';
+import { useInputHygiene } from './graphql/input-hygiene';
 import { operationLimits } from './graphql/limits';
 import { schema } from './graphql/schema';
 import { openDatabase, type Database } from './infra/db';
@@ -16,7 +16,9 @@ import { resolveJwtSecret, TokenService } from './server/auth';
 import type { Context } from './server/context';
 import { clientAddress } from './server/client-address';
 import { buildContext } from './server/http-context';
-import { RateLimits } from './server/rate-limits';
+import { corsOptions, CSRF_HEADER, httpPlugins, limitRequestBody } from './server/http';
+import { RateLimits, useOperationRateLimit } from './server/rate-limits';
+import { useTokenExpiry } from './server/token-expiry';
 import { serveWebSockets } from './server/websocket';
 
 export interface App {
@@ -89,20 +91,32 @@ export async function createApp(config: Config): Promise<App> {
     pollMs: config.eventPollMs,
     retentionDays: config.eventRetentionDays,
   });
-  const rateLimits = new RateLimits();
+  const rateLimits = await RateLimits.open(config.limits, {
+    redisUrl: config.redisUrl,
+    databaseId: await databaseId(db),
+  });
   const services = { prisma: db.prisma, tokens, events, rateLimits };
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS } : false,
+    graphiql: config.graphiql
+      ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS, additionalHeaders: { [CSRF_HEADER]: 'graphiql' } }
+      : false,
     // Serves GraphiQL's bundle from the package instead of a CDN, so it works offline too.
     renderGraphiQL,
     landingPage: false,
+    cors: corsOptions(config.corsOrigins),
+    // limitRequestBody (below) reads at most MAX_BODY_BYTES before yoga sees the request.
+    maxRequestBodySize: false,
     // Our own masking plugin rather than yoga's, which would also log every expected error it maps.
     maskedErrors: false,
     plugins: [
+      ...httpPlugins(),
       ...operationLimits(config),
+      useOperationRateLimit(),
+      useTokenExpiry(),
+      useInputHygiene(),
       useMaskedErrors({ maskError: (error) => maskError(error, (message, cause) => console.error(message, cause)) }),
     ],
     // Over WebSocket, the authorization and address come from the socket (see serveWebSockets)
@@ -118,9 +132,14 @@ export async function createApp(config: Config): Promise<App> {
           : clientAddress(initial.req as IncomingMessage, config.trustProxy),
       ),
   });
-  const server = http.createServer(yoga.requestListener);
-  const webSockets = serveWebSockets(yoga, new WebSocketServer({ server, path: '/graphql' }), {
+  const server = http.createServer(
+    limitRequestBody(yoga.requestListener, { maxBytes: config.limits.maxBodyBytes, corsOrigins: config.corsOrigins }),
+  );
+  const webSockets = serveWebSockets(yoga, server, {
     services,
+    limits: config.limits,
+    trustProxy: config.trustProxy,
+    corsOrigins: config.corsOrigins,
     connectionInitWaitTimeout: config.wsInitTimeoutMs,
   });
 
@@ -144,6 +163,7 @@ export async function createApp(config: Config): Promise<App> {
       });
       await events.close();
       await bus.close();
+      await rateLimits.close();
       await db.close();
     },
   };

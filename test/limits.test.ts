@@ -325,6 +325,16 @@ describe('operation limits in production', () => {
     const user = await signUp(server.current, 'production');
     const misspelt = await post(server.current, '{ me { nmae } }', user);
     expect(misspelt.body.errors?.[0]?.message).toBe('Cannot query field "nmae" on type "User".');
+    const badEnum = await post(server.current, '{ bugs(filter: { status: [OPN] }) { totalCount } }', user);
+    expect(badEnum.body.errors?.[0]?.message).toBe('Value "OPN" does not exist in "BugStatus" enum.');
+    const badEnumVariable = await post(
+      server.current,
+      'query($s: [BugStatus!]) { bugs(filter: { status: $s }) { totalCount } }',
+      user,
+      { s: ['OPN'] },
+    );
+    expect(badEnumVariable.body.errors?.[0]?.message).not.toMatch(/Did you mean/);
+    expect(badEnumVariable.body.errors?.[0]?.message).toMatch(/OPN/);
     const introspection = await post(server.current, '{ __schema { queryType { name } } }', user);
     expect(introspection.body.errors?.[0]?.message).toMatch(/^GraphQL introspection has been disabled/);
     await expectAnswersAtOnce(server.current, user);

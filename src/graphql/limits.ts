@@ -9,13 +9,19 @@
 // or not, and its error is thrown rather than added to the result that yoga caches.
 
 import type { Plugin } from '@envelop/core';
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin, type MaxDepthOptions } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  validate,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
 import type { Config } from '../config';
 import { queryTooComplex } from './errors';
 
@@ -63,7 +69,7 @@ export function operationLimits(config: Config): Plugin[] {
       }),
     maxQueryCost > 0 && costLimit(maxQueryCost),
     !config.introspection && disableIntrospection(),
-    config.production && blockFieldSuggestionsPlugin({ mask: '' }),
+    config.production && hideSuggestions(),
   ];
   return plugins.filter((plugin): plugin is Plugin => plugin !== false);
 }
@@ -141,5 +147,33 @@ function disableIntrospection(): Plugin {
     onValidate({ addValidationRule }) {
       addValidationRule(NoSchemaIntrospectionCustomRule);
     },
+  };
+}
+
+/** graphql-js's hint after an unknown field, argument, type or enum value: "Did you mean ...?". */
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+/**
+ * Drops graphql-js's "Did you mean ...?" hints, which spell out the schema that production keeps
+ * to itself (introspection is off there). They come from validation (a misspelt field) and, for
+ * enum values in variables, from execution before any resolver runs. (GraphQL Armor's
+ * block-field-suggestions catches only the first shape, not "Did you mean the enum value ...?".)
+ */
+function hideSuggestions(): Plugin {
+  const clean = (error: GraphQLError) => {
+    error.message = error.message.replace(SUGGESTION, '');
+    return error;
+  };
+  const cleanResult = ({ result }: { result: ExecutionResult | AsyncIterable<ExecutionResult> }) => {
+    if ('errors' in result) result.errors?.forEach(clean);
+  };
+  return {
+    onValidate:
+      () =>
+      ({ valid, result }) => {
+        if (!valid) result.forEach((error) => error instanceof GraphQLError && clean(error));
+      },
+    onExecute: () => ({ onExecuteDone: cleanResult }),
+    onSubscribe: () => ({ onSubscribeResult: cleanResult }),
   };
 }

@@ -10,6 +10,7 @@ import { maskError } from './graphql/errors';
 import { useInputHygiene } from './graphql/input-hygiene';
 import { operationLimits } from './graphql/limits';
 import { schema } from './graphql/schema';
+import { routesOf } from './modules/realtime/audience';
 import { openDatabase, type Database } from './infra/db';
 import { databaseId, migrate } from './infra/migrations';
 import { resolveJwtSecret, TokenService } from './server/auth';
@@ -90,6 +91,7 @@ export async function createApp(config: Config): Promise<App> {
   const events = await EventFeed.open(db.prisma, bus, {
     pollMs: config.eventPollMs,
     retentionDays: config.eventRetentionDays,
+    routesOf: (event) => routesOf(db.prisma, event),
   });
   const rateLimits = await RateLimits.open(config.limits, {
     redisUrl: config.redisUrl,

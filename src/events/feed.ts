@@ -20,6 +20,11 @@ export interface FeedOptions {
   retentionDays: number;
   /** How many recent events to keep in memory, so live subscribers never read the table. */
   bufferSize?: number;
+  /**
+   * The routes an event may concern (e.g. `user:<id>`, `project:<id>`): a waiting stream is woken
+   * only by events on one of its routes, so it must name every route that its filter could accept.
+   */
+  routesOf: (event: StoredEvent) => Promise<Iterable<string>>;
   log?: (message: string, error: unknown) => void;
 }
 
@@ -35,11 +40,21 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
  * as it is; anything else (an event that overtook another on the bus, a missed message) sends
  * the feed to the table for everything after `head`. Each instance thus delivers every event
  * once, in order, whatever the bus does.
+ *
+ * Routing keeps an event from waking subscribers it cannot concern. A stream that has read up to
+ * `head` waits under its routes; each appended event is routed, one at a time and in position
+ * order, to the streams waiting on its routes, which wake knowing its position. Every event
+ * between a stream's position and that one was routed first and did not concern it, so the
+ * stream resumes right before the event that woke it: its order and completeness are the log's,
+ * and a unicast event costs the same however many others are subscribed.
  */
 export class EventFeed implements EventSink {
   #head = 0n;
   #recent: StoredEvent[] = [];
-  #tick = signal();
+  /** Streams waiting at `head`, by route. */
+  readonly #waiting = new Map<string, Set<Waiter>>();
+  /** The routing of appended events, one after another in position order. */
+  #routing: Promise<void> = Promise.resolve();
   #catchingUp: Promise<void> | undefined;
   #catchUpAgain = false;
   #timers: NodeJS.Timeout[] = [];
@@ -109,7 +124,6 @@ export class EventFeed implements EventSink {
         do {
           page = await this.#readTable(this.#head);
           page.forEach((event) => this.#append(event));
-          if (page.length > 0) this.#wake();
         } while (page.length === PAGE);
       } while (this.#catchUpAgain);
     })()
@@ -131,17 +145,16 @@ export class EventFeed implements EventSink {
     return position >= this.#head ? [] : this.#readTable(position);
   }
 
-  /** Resolves once there is an event after `position`, or at once if there already is. */
-  waitBeyond(position: bigint): Promise<void> {
-    return position < this.#head ? Promise.resolve() : this.#tick.promise;
-  }
-
   /**
    * Every event after the cursor (or from now, without one) that `select` turns into a payload,
-   * replayed then live, until the consumer stops. Waiting subscribers cost a closure each, not a
-   * listener: they share one promise per tick.
+   * replayed then live, until the consumer stops. `routes` must name every route of every event
+   * `select` could accept: between events, the stream waits only on those.
    */
-  stream<T>(after: bigint, select: (event: StoredEvent) => Promise<T | null>): AsyncIterableIterator<T> {
+  stream<T>(
+    after: bigint,
+    routes: readonly string[],
+    select: (event: StoredEvent) => Promise<T | null>,
+  ): AsyncIterableIterator<T> {
     return new Repeater<T>(async (push, stop) => {
       let open = true;
       void stop.then(() => (open = false));
@@ -153,7 +166,50 @@ export class EventFeed implements EventSink {
           if (payload !== null) await push(payload);
           if (!open) return;
         }
-        await Promise.race([this.waitBeyond(position), stop]);
+        if (position < this.#head) continue;
+        const waiter = this.#wait(routes, position);
+        const woken = await Promise.race([waiter.woken, stop]);
+        waiter.cancel();
+        // Nothing between here and the event that woke us was on our routes.
+        if (typeof woken === 'bigint' && woken - 1n > position) position = woken - 1n;
+      }
+    });
+  }
+
+  /** Waits, at `position`, for the next event on any of `routes`; resolves with its position. */
+  #wait(routes: readonly string[], position: bigint): { woken: Promise<bigint>; cancel(): void } {
+    let wake!: (at: bigint) => void;
+    const woken = new Promise<bigint>((resolve) => (wake = resolve));
+    const waiter: Waiter = { position, wake };
+    for (const route of routes) {
+      let waiters = this.#waiting.get(route);
+      if (waiters === undefined) this.#waiting.set(route, (waiters = new Set()));
+      waiters.add(waiter);
+    }
+    const cancel = () => {
+      for (const route of routes) {
+        const waiters = this.#waiting.get(route);
+        waiters?.delete(waiter);
+        if (waiters?.size === 0) this.#waiting.delete(route);
+      }
+    };
+    return { woken, cancel };
+  }
+
+  /** Wakes the streams waiting on the event's routes; every stream, if its routes cannot be worked out. */
+  #route(event: StoredEvent): void {
+    this.#routing = this.#routing.then(async () => {
+      let routes: Iterable<string>;
+      try {
+        routes = await this.options.routesOf(event);
+      } catch (error) {
+        this.#log(`Routing event ${event.position} failed; waking every subscriber`, error);
+        routes = this.#waiting.keys();
+      }
+      for (const route of [...routes]) {
+        for (const waiter of this.#waiting.get(route) ?? []) {
+          if (waiter.position < event.position) waiter.wake(event.position);
+        }
       }
     });
   }
@@ -210,7 +266,6 @@ export class EventFeed implements EventSink {
       return;
     }
     this.#append(event);
-    this.#wake();
   }
 
   #append(event: StoredEvent): void {
@@ -220,12 +275,7 @@ export class EventFeed implements EventSink {
     this.#recent.push(event);
     this.#head = event.position;
     if (this.#recent.length > 2 * this.#bufferSize) this.#recent = this.#recent.slice(-this.#bufferSize);
-  }
-
-  #wake(): void {
-    const tick = this.#tick;
-    this.#tick = signal();
-    tick.resolve();
+    this.#route(event);
   }
 
   async #readTable(after: bigint): Promise<StoredEvent[]> {
@@ -238,8 +288,8 @@ export class EventFeed implements EventSink {
   }
 }
 
-function signal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((done) => (resolve = done));
-  return { promise, resolve };
+/** A stream waiting at `position` for an event on its routes. */
+interface Waiter {
+  position: bigint;
+  wake(at: bigint): void;
 }

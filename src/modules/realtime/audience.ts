@@ -49,3 +49,29 @@ export function describe(prisma: PrismaClient, event: StoredEvent): Promise<{ ac
     return { actor: actor.name, bug: `${bug.project.key}-${bug.number} "${bug.title}"` };
   });
 }
+
+/** The route of everything addressed to one user: assignments to them, their notifications. */
+export const userRoute = (userId: string) => `user:${userId}`;
+/** The route of a member's projects, whichever they are at the time of the event. */
+export const memberRoute = (userId: string) => `member:${userId}`;
+export const projectRoute = (projectId: string) => `project:${projectId}`;
+export const bugRoute = (bugId: string) => `bug:${bugId}`;
+/** The route of every user's status changes. */
+export const STATUS_ROUTE = 'status';
+
+/**
+ * Every route an event may concern, for the feed to wake only the subscriptions waiting on them:
+ * its project, bug and users, each member of its project (as of delivery, like the checks
+ * above) and, for a removal, the member removed.
+ */
+export async function routesOf(prisma: PrismaClient, event: StoredEvent): Promise<string[]> {
+  const routes: string[] = [];
+  if (event.type === 'USER_STATUS_CHANGED') routes.push(STATUS_ROUTE);
+  if (event.projectId !== null) routes.push(projectRoute(event.projectId));
+  if (event.bugId !== null) routes.push(bugRoute(event.bugId));
+  for (const userId of new Set([event.userId, ...(event.data.notify ?? [])])) {
+    if (userId !== null) routes.push(userRoute(userId), memberRoute(userId));
+  }
+  for (const member of await membersOf(prisma, event)) routes.push(memberRoute(member));
+  return routes;
+}

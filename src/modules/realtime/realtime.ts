@@ -8,7 +8,16 @@ import { viewerOf, type Context, type Viewer } from '../../server/context';
 import { findReadableBug } from '../bug/access';
 import { findReadableProject, readableProjects } from '../project/access';
 import { UserStatusEnum } from '../user/user';
-import { belongsToProjectOf, canReadProjectOf, describe } from './audience';
+import {
+  belongsToProjectOf,
+  bugRoute,
+  canReadProjectOf,
+  describe,
+  memberRoute,
+  projectRoute,
+  STATUS_ROUTE,
+  userRoute,
+} from './audience';
 
 // Every subscription is a filter over the one event log (src/events): replay after the client's
 // cursor, then live. Each event is checked against the subscriber's permissions when it is
@@ -187,10 +196,13 @@ function optional<T>(id: string | null, load: (id: string) => Promise<T>, query:
 
 type Select = (event: StoredEvent) => boolean | Promise<boolean>;
 
-/** The stream of events after the cursor that `select` lets through for this subscriber. */
-async function subscribe(ctx: Context, after: string | null | undefined, select: Select) {
+/**
+ * The stream of events after the cursor that `select` lets through for this subscriber, woken
+ * only by events on `route` (see routesOf: it must cover everything `select` accepts).
+ */
+async function subscribe(ctx: Context, after: string | null | undefined, route: string, select: Select) {
   const start = await ctx.events.startAfter(after);
-  return ctx.events.stream(start, async (event) => ((await select(event)) ? event : null));
+  return ctx.events.stream(start, [route], async (event) => ((await select(event)) ? event : null));
 }
 
 const is =
@@ -225,6 +237,7 @@ builder.subscriptionFields((t) => {
         return subscribe(
           ctx,
           args.after,
+          userRoute(viewer.id),
           async (event) =>
             (event.type === 'BUG_CREATED' || event.type === 'BUG_ASSIGNED') &&
             event.userId === viewer.id &&
@@ -245,6 +258,7 @@ builder.subscriptionFields((t) => {
         return subscribe(
           ctx,
           args.after,
+          bugRoute(bugId),
           async (event) => event.type === 'COMMENT_ADDED' && event.bugId === bugId && (await canRead(event)),
         );
       },
@@ -256,7 +270,7 @@ builder.subscriptionFields((t) => {
       args: { after: afterArg() },
       subscribe: (_root, args, ctx) => {
         if (viewerOf(ctx).role !== 'ADMIN') throw forbidden('Only admins can follow status changes.');
-        return subscribe(ctx, args.after, (event) => event.type === 'USER_STATUS_CHANGED');
+        return subscribe(ctx, args.after, STATUS_ROUTE, (event) => event.type === 'USER_STATUS_CHANGED');
       },
       resolve: (event) => event,
     }),
@@ -272,6 +286,7 @@ builder.subscriptionFields((t) => {
           return subscribe(
             ctx,
             args.after,
+            memberRoute(viewer.id),
             async (event) => isBugChange(event) && (await belongsToProjectOf(ctx.prisma, viewer, event)),
           );
         }
@@ -281,6 +296,7 @@ builder.subscriptionFields((t) => {
         return subscribe(
           ctx,
           args.after,
+          projectRoute(projectId),
           async (event) => isBugChange(event) && event.projectId === projectId && (await canRead(event)),
         );
       },
@@ -297,6 +313,7 @@ builder.subscriptionFields((t) => {
         return subscribe(
           ctx,
           args.after,
+          memberRoute(viewer.id),
           async (event) =>
             isProjectChange(event) &&
             ((event.type === 'MEMBER_REMOVED' && event.userId === viewer.id) ||
@@ -316,6 +333,7 @@ builder.subscriptionFields((t) => {
         return subscribe(
           ctx,
           args.after,
+          userRoute(viewer.id),
           async (event) =>
             isNotification(event) &&
             (event.data.notify ?? []).includes(viewer.id) &&

@@ -131,18 +131,18 @@ export class RateLimits {
  * any resolver runs. HTTP, SSE and each WebSocket `subscribe` message all pass through here.
  */
 export function useOperationRateLimit(): Plugin<Context> {
-  return {
-    async onExecute({ args, setResultAndStopExecution }) {
-      const { rateLimits, viewer, clientAddress } = args.contextValue;
-      const refusal = await rateLimits.operation(viewer, clientAddress);
-      if (refusal !== undefined) setResultAndStopExecution({ errors: [refusal] });
-    },
-    async onSubscribe({ args, setResultAndStopExecution }) {
-      const { rateLimits, viewer, clientAddress } = args.contextValue;
-      const refusal = await rateLimits.operation(viewer, clientAddress);
-      if (refusal !== undefined) setResultAndStopExecution({ errors: [refusal] });
-    },
+  const limit = async ({ args, setResultAndStopExecution }: OperationStart) => {
+    const { rateLimits, viewer, clientAddress } = args.contextValue;
+    const refusal = await rateLimits.operation(viewer, clientAddress);
+    if (refusal !== undefined) setResultAndStopExecution({ errors: [refusal] });
   };
+  return { onExecute: limit, onSubscribe: limit };
+}
+
+/** What execute and subscribe hooks both receive: the operation's context and a way to answer it. */
+interface OperationStart {
+  args: { contextValue: Context };
+  setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
 }
 
 // Hashed: a key of bounded length whatever the client sent, and no email addresses in Redis.

@@ -157,7 +157,13 @@ export class EventFeed implements EventSink {
   ): AsyncIterableIterator<T> {
     return new Repeater<T>(async (push, stop) => {
       let open = true;
-      void stop.then(() => (open = false));
+      let waiter: Waiting | undefined;
+      // Not Promise.race([wait, stop]) in the loop: every race would leave a reaction on `stop`,
+      // which lives as long as the subscription, so memory would grow with every event.
+      void stop.then(() => {
+        open = false;
+        waiter?.cancel();
+      });
       let position = after;
       while (open) {
         for (const event of await this.read(position)) {
@@ -167,19 +173,23 @@ export class EventFeed implements EventSink {
           if (!open) return;
         }
         if (position < this.#head) continue;
-        const waiter = this.#wait(routes, position);
-        const woken = await Promise.race([waiter.woken, stop]);
+        waiter = this.#wait(routes, position);
+        const woken = await waiter.woken;
         waiter.cancel();
+        waiter = undefined;
         // Nothing between here and the event that woke us was on our routes.
-        if (typeof woken === 'bigint' && woken - 1n > position) position = woken - 1n;
+        if (woken !== undefined && woken - 1n > position) position = woken - 1n;
       }
     });
   }
 
-  /** Waits, at `position`, for the next event on any of `routes`; resolves with its position. */
-  #wait(routes: readonly string[], position: bigint): { woken: Promise<bigint>; cancel(): void } {
-    let wake!: (at: bigint) => void;
-    const woken = new Promise<bigint>((resolve) => (wake = resolve));
+  /**
+   * Waits, at `position`, for the next event on any of `routes`: `woken` resolves with its
+   * position, or with undefined once the wait is cancelled.
+   */
+  #wait(routes: readonly string[], position: bigint): Waiting {
+    let wake!: (at: bigint | undefined) => void;
+    const woken = new Promise<bigint | undefined>((resolve) => (wake = resolve));
     const waiter: Waiter = { position, wake };
     for (const route of routes) {
       let waiters = this.#waiting.get(route);
@@ -187,6 +197,7 @@ export class EventFeed implements EventSink {
       waiters.add(waiter);
     }
     const cancel = () => {
+      wake(undefined);
       for (const route of routes) {
         const waiters = this.#waiting.get(route);
         waiters?.delete(waiter);
@@ -292,4 +303,10 @@ export class EventFeed implements EventSink {
 interface Waiter {
   position: bigint;
   wake(at: bigint): void;
+}
+
+/** One wait of a stream, and the way to end it early. */
+interface Waiting {
+  woken: Promise<bigint | undefined>;
+  cancel(): void;
 }

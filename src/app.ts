@@ -11,6 +11,7 @@ import { useInputHygiene } from './graphql/input-hygiene';
 import { operationLimits } from './graphql/limits';
 import { schema } from './graphql/schema';
 import { routesOf } from './modules/realtime/audience';
+import { useSharedSubscriptionResults } from './modules/realtime/shared-results';
 import { openDatabase, type Database } from './infra/db';
 import { databaseId, migrate } from './infra/migrations';
 import { resolveJwtSecret, TokenService } from './server/auth';
@@ -118,6 +119,7 @@ export async function createApp(config: Config): Promise<App> {
       ...operationLimits(config),
       useOperationRateLimit(),
       useTokenExpiry(),
+      useSharedSubscriptionResults(),
       useInputHygiene(),
       useMaskedErrors({ maskError: (error) => maskError(error, (message, cause) => console.error(message, cause)) }),
     ],

@@ -7,6 +7,7 @@ import { getDatamodel } from '../generated/pothos-types';
 import type { Context } from '../server/context';
 import { viewerOf } from '../server/context';
 import { decodeGlobalId } from './ids';
+import { SHARED } from './viewer';
 import { pageSize } from './validation';
 
 /** The schema builder: plugins and their settings only. Types live in src/modules. */
@@ -56,6 +57,13 @@ export const builder = new SchemaBuilder<{
       complexity: ({ first, last }) => ({ multiplier: first ?? last ?? pageSize.defaultSize }),
     },
     edgesFieldOptions: { nullable: { list: false, items: false }, complexity: { multiplier: 1 } },
+    // Connections, edges, page info and payloads show what their parent holds (see viewer.ts);
+    // a root connection that counts what the viewer may see says so itself.
+    nodeTypeOptions: { extensions: SHARED },
+    pageInfoTypeOptions: { extensions: SHARED },
+    defaultConnectionTypeOptions: { extensions: SHARED },
+    defaultEdgeTypeOptions: { extensions: SHARED },
+    defaultPayloadTypeOptions: { extensions: SHARED },
   },
 });
 

@@ -1,4 +1,5 @@
 import { builder } from './builder';
+import { PERSONAL } from './viewer';
 import './scalars';
 import '../modules/user/user';
 import '../modules/project/project';
@@ -6,8 +7,9 @@ import '../modules/bug/bug';
 import '../modules/comment/comment';
 import '../modules/realtime/realtime';
 
-builder.queryType({});
-builder.mutationType({});
+// Every root query and mutation answers for the viewer: what they may see, what they may do.
+builder.queryType({ extensions: PERSONAL });
+builder.mutationType({ extensions: PERSONAL });
 
 /** The whole API, types sorted so the printed schema.graphql diffs cleanly. */
 export const schema = builder.toSchema({ sortSchema: true });

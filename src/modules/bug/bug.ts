@@ -2,6 +2,7 @@ import type { Prisma } from '../../generated/prisma/client';
 import { BugPriority, BugStatus } from '../../generated/prisma/enums';
 import type { ArgBuilder } from '@pothos/core';
 import { builder, type BuilderTypes, type PayloadFieldBuilder } from '../../graphql/builder';
+import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { badUserInput, conflict, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
@@ -26,6 +27,7 @@ export const BugPriorityEnum = builder.enumType(BugPriority, {
 
 export const BugNode = builder.prismaNode('Bug', {
   id: { field: 'id' },
+  extensions: SHARED,
   findUnique: (id, ctx) => ({ id, AND: [readableBugs(viewerOf(ctx))] }),
   fields: (t) => ({
     key: t.string({
@@ -141,21 +143,24 @@ builder.queryFields((t) => ({
       return bug;
     },
   }),
-  bugs: t.prismaConnection({
-    type: 'Bug',
-    cursor: 'id',
-    ...pageSize,
-    description: 'Bugs in the projects you belong to (all, for an admin).',
-    args: listArgs(t.arg),
-    resolve: (query, _root, args, ctx) =>
-      ctx.prisma.bug.findMany({
-        ...query,
-        ...JOINED,
-        where: listedBugs(args.filter, ctx),
-        orderBy: bugOrderBy(args.orderBy),
-      }),
-    totalCount: (_root, args, ctx) => ctx.prisma.bug.count({ where: listedBugs(args.filter, ctx) }),
-  }),
+  bugs: t.prismaConnection(
+    {
+      type: 'Bug',
+      cursor: 'id',
+      ...pageSize,
+      description: 'Bugs in the projects you belong to (all, for an admin).',
+      args: listArgs(t.arg),
+      resolve: (query, _root, args, ctx) =>
+        ctx.prisma.bug.findMany({
+          ...query,
+          ...JOINED,
+          where: listedBugs(args.filter, ctx),
+          orderBy: bugOrderBy(args.orderBy),
+        }),
+      totalCount: (_root, args, ctx) => ctx.prisma.bug.count({ where: listedBugs(args.filter, ctx) }),
+    },
+    { extensions: PERSONAL },
+  ),
 }));
 
 builder.prismaObjectField('Project', 'bugs', (t) =>

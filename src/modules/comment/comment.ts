@@ -1,5 +1,6 @@
 import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
+import { SHARED } from '../../graphql/viewer';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, requiredText } from '../../graphql/validation';
 import { viewerOf } from '../../server/context';
@@ -7,6 +8,7 @@ import { findReadableBug, notified, readableComments } from '../bug/access';
 
 export const CommentNode = builder.prismaNode('Comment', {
   id: { field: 'id' },
+  extensions: SHARED,
   findUnique: (id, ctx) => ({ id, AND: [readableComments(viewerOf(ctx))] }),
   fields: (t) => ({
     body: t.exposeString('body'),

@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder';
+import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { badUserInput, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
@@ -11,6 +12,7 @@ import { assertCanManageProject, findReadableProject, isProjectMember, readableP
 
 export const ProjectNode = builder.prismaNode('Project', {
   id: { field: 'id' },
+  extensions: SHARED,
   findUnique: (id, ctx) => ({ id, AND: [readableProjects(viewerOf(ctx))] }),
   fields: (t) => ({
     key: t.exposeString('key'),
@@ -47,20 +49,23 @@ builder.queryFields((t) => ({
       return project;
     },
   }),
-  projects: t.prismaConnection({
-    type: 'Project',
-    cursor: 'id',
-    ...pageSize,
-    description: 'The projects you belong to (all of them, for an admin), newest first.',
-    resolve: (query, _root, _args, ctx) =>
-      ctx.prisma.project.findMany({
-        ...query,
-        ...JOINED,
-        where: readableProjects(viewerOf(ctx)),
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
-    totalCount: (_root, _args, ctx) => ctx.prisma.project.count({ where: readableProjects(viewerOf(ctx)) }),
-  }),
+  projects: t.prismaConnection(
+    {
+      type: 'Project',
+      cursor: 'id',
+      ...pageSize,
+      description: 'The projects you belong to (all of them, for an admin), newest first.',
+      resolve: (query, _root, _args, ctx) =>
+        ctx.prisma.project.findMany({
+          ...query,
+          ...JOINED,
+          where: readableProjects(viewerOf(ctx)),
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        }),
+      totalCount: (_root, _args, ctx) => ctx.prisma.project.count({ where: readableProjects(viewerOf(ctx)) }),
+    },
+    { extensions: PERSONAL },
+  ),
 }));
 
 const KEY = /^[A-Z]{2,10}$/;

@@ -2,6 +2,7 @@ import type { EventType } from '../../generated/prisma/enums';
 import { encodeCursor, type StoredEvent } from '../../events/event';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../graphql/builder';
+import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { forbidden } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { viewerOf, type Context, type Viewer } from '../../server/context';
@@ -25,7 +26,10 @@ import {
 
 // --- Payload types ------------------------------------------------------------------------------
 
+// An event's payload is the same for everyone allowed to receive the event (the subscription
+// decides who that is), except where a field says otherwise.
 const eventFields = builder.interfaceRef<StoredEvent>('Event').implement({
+  extensions: SHARED,
   description: 'Something that happened, at a position in the event log.',
   fields: (t) => ({
     cursor: t.string({
@@ -75,6 +79,7 @@ const NotificationKind = builder.enumType('NotificationKind', {
 function eventType(name: string, description: string) {
   return builder.objectRef<StoredEvent>(name).implement({
     description,
+    extensions: SHARED,
     interfaces: [eventFields],
   });
 }
@@ -135,6 +140,7 @@ builder.objectFields(ProjectChangedEvent, (t) => ({
     type: 'Project',
     nullable: true,
     description: 'The project as it is now; null in the event that removed you, since it is no longer yours to read.',
+    extensions: PERSONAL,
     resolve: (query, event, _args, ctx) =>
       ctx.prisma.project.findFirst({ ...query, where: { id: event.projectId!, ...readableProjects(viewerOf(ctx)) } }),
   }),
@@ -213,6 +219,8 @@ const is =
 const readable = (ctx: Context, viewer: Viewer) => (event: StoredEvent) => canReadProjectOf(ctx.prisma, viewer, event);
 
 builder.subscriptionType({
+  // A root field resolves to the event itself; who receives it is decided per subscriber.
+  extensions: SHARED,
   description: [
     'Live events over WebSocket (graphql-ws, at /graphql; the token goes in connection_init as',
     '`{ "authorization": "Bearer <token>" }`). Every subscription takes `after`, the cursor of the last',

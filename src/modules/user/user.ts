@@ -1,6 +1,7 @@
 import { UserRole, UserStatus } from '../../generated/prisma/enums';
 import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
+import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { forbidden, unauthenticated, badUserInput, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, pageSize, requiredText } from '../../graphql/validation';
@@ -20,6 +21,7 @@ export const UserStatusEnum = builder.enumType(UserStatus, {
 
 export const UserNode = builder.prismaNode('User', {
   id: { field: 'id' },
+  extensions: SHARED,
   // Load only the columns a query asks for, which keeps password hashes in the database.
   select: { id: true },
   findUnique: (id, ctx) => ({ id, AND: [visibleUsers(viewerOf(ctx))] }),
@@ -44,24 +46,29 @@ builder.queryFields((t) => ({
       return ctx.viewer === null ? null : ctx.prisma.user.findUnique({ ...selection, where: { id: ctx.viewer.id } });
     },
   }),
-  users: t.prismaConnection({
-    type: 'User',
-    cursor: 'id',
-    ...pageSize,
-    description: 'Every user for an admin; for anyone else, the people who share a project with them.',
-    resolve: (query, _root, _args, ctx) =>
-      ctx.prisma.user.findMany({
-        ...query,
-        where: visibleUsers(viewerOf(ctx)),
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      }),
-    totalCount: (_root, _args, ctx) => ctx.prisma.user.count({ where: visibleUsers(viewerOf(ctx)) }),
-  }),
+  users: t.prismaConnection(
+    {
+      type: 'User',
+      cursor: 'id',
+      ...pageSize,
+      description: 'Every user for an admin; for anyone else, the people who share a project with them.',
+      resolve: (query, _root, _args, ctx) =>
+        ctx.prisma.user.findMany({
+          ...query,
+          where: visibleUsers(viewerOf(ctx)),
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        }),
+      totalCount: (_root, _args, ctx) => ctx.prisma.user.count({ where: visibleUsers(viewerOf(ctx)) }),
+    },
+    { extensions: PERSONAL },
+  ),
 }));
 
 // --- Sign-up and log-in -------------------------------------------------------------------------
 
 const AuthPayload = builder.objectRef<{ token: string; userId: string }>('AuthPayload').implement({
+  // The token is the signed-in user's own.
+  extensions: PERSONAL,
   description: 'A fresh access token and the user it signs in. Send it as `Authorization: Bearer <token>`.',
   fields: (t) => ({
     token: t.exposeString('token'),

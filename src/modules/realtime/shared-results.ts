@@ -1,0 +1,81 @@
+import { isAsyncIterable, type Plugin } from '@envelop/core';
+import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { Repeater } from 'graphql-yoga';
+import type { StoredEvent } from '../../events/event';
+import { dependsOnViewer } from '../../graphql/viewer';
+import type { Context } from '../../server/context';
+
+/**
+ * How many of the newest events keep their results. Subscribers deliver an event within moments of
+ * each other; one that lags further behind computes its own, which is only slower.
+ */
+const EVENTS_KEPT = 64;
+
+/**
+ * Subscriptions compute each event's result once per group of subscribers that must receive the
+ * same thing, instead of once per subscriber: the same document, operation and variables, and the
+ * same viewer unless nothing the document selects depends on the viewer (see graphql/viewer.ts).
+ * Who receives an event at all is still decided per subscriber (the subscription's own filter,
+ * at delivery), so a shared result only ever reaches subscribers allowed to see the event, and a
+ * personal selection is never shared between two viewers.
+ *
+ * It replaces graphql-js's subscribe, which does the same but executes for every subscriber:
+ * create the source stream, then execute the selection with each event as the root value.
+ */
+export function useSharedSubscriptionResults(): Plugin<Context> {
+  const results = new Map<bigint, Map<string, Promise<ExecutionResult>>>();
+  const documentIds = new WeakMap<DocumentNode, number>();
+  let documents = 0;
+
+  const resultFor = (event: StoredEvent, group: string, run: () => Promise<ExecutionResult>) => {
+    let byGroup = results.get(event.position);
+    if (byGroup === undefined) {
+      results.set(event.position, (byGroup = new Map<string, Promise<ExecutionResult>>()));
+      // Maps iterate in insertion order: the first keys are the oldest events.
+      for (const position of results.keys()) {
+        if (results.size <= EVENTS_KEPT) break;
+        results.delete(position);
+      }
+    }
+    let result = byGroup.get(group);
+    if (result === undefined) byGroup.set(group, (result = run()));
+    return result;
+  };
+
+  const groupOf = (args: ExecutionArgs & { contextValue: Context }): string => {
+    let documentId = documentIds.get(args.document);
+    if (documentId === undefined) documentIds.set(args.document, (documentId = ++documents));
+    const viewer = dependsOnViewer(args.schema, args.document, args.operationName)
+      ? (args.contextValue.viewer?.id ?? 'anonymous')
+      : 'anyone';
+    return JSON.stringify([documentId, args.operationName ?? null, args.variableValues ?? {}, viewer]);
+  };
+
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(async (args) => {
+        const source = await createSourceEventStream(args);
+        if (!isAsyncIterable(source)) return source;
+        const group = groupOf(args as ExecutionArgs & { contextValue: Context });
+        return mapEvents(source as AsyncIterable<StoredEvent>, (event) =>
+          resultFor(event, group, async () => execute({ ...args, rootValue: event })),
+        );
+      });
+    },
+  };
+}
+
+/** The source stream's events, each turned into its result; ends (and ends the source) with the consumer. */
+function mapEvents(
+  source: AsyncIterable<StoredEvent>,
+  resultOf: (event: StoredEvent) => Promise<ExecutionResult>,
+): AsyncIterableIterator<ExecutionResult> {
+  return new Repeater<ExecutionResult>(async (push, stop) => {
+    const events = source[Symbol.asyncIterator]();
+    void stop.then(() => events.return?.());
+    for (let next = await events.next(); !next.done; next = await events.next()) {
+      await push(await resultOf(next.value));
+    }
+    stop();
+  });
+}

@@ -6,7 +6,14 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import { CloseCode, handleProtocols, makeServer, type Disposable, type OperationResult } from 'graphql-ws';
+import {
+  CloseCode,
+  handleProtocols,
+  makeServer,
+  type Disposable,
+  type FormattedExecutionResult,
+  type OperationResult,
+} from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config, Limits } from '../config';
@@ -15,6 +22,7 @@ import { clientAddress } from './client-address';
 import type { Context, ContextServices } from './context';
 import { bearerClaims, buildContext } from './http-context';
 import { originAllowed } from './origins';
+import { sharedFrame } from './shared-json';
 import { at } from './token-expiry';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -69,6 +77,8 @@ interface Extra {
   expiresAt?: number;
   /** Undoes what accepting the connection set up (the per-user count, the expiry timer). */
   release?: () => void;
+  /** Frames graphql-ws is about to send with a shared result's placeholder, and what to send instead. */
+  sharedFrames: Map<string, string>;
 }
 
 /** How long a socket closed for reading too slowly has to take its close frame before it is cut. */
@@ -182,13 +192,21 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
     execute: (args) => (args.rootValue as Pick<Enveloped, 'execute'>).execute(args),
     subscribe: (args) => (args.rootValue as Pick<Enveloped, 'subscribe'>).subscribe(args),
     // `extensions.http` tells yoga which HTTP status to answer; a socket has none to set.
-    onNext: (_ctx, _id, _payload, _args, result) =>
-      result.errors === undefined ? undefined : { ...result, errors: result.errors.map(withoutHttp) },
+    onNext: ({ extra }, id, _payload, _args, result) => {
+      if (result.errors !== undefined) return { ...result, errors: result.errors.map(withoutHttp) };
+      const frame = sharedFrame(id, result);
+      extra.sharedFrames.set(frame.expected, frame.actual);
+      return frame.placeholder as FormattedExecutionResult;
+    },
     onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const extra: Extra = { socket, clientAddress: clientAddress(request, options.trustProxy) };
+    const extra: Extra = {
+      socket,
+      clientAddress: clientAddress(request, options.trustProxy),
+      sharedFrames: new Map(),
+    };
     const keepAlive = keepAlivePings(socket, options.keepAliveMs ?? 12_000);
     const flood = messageRate(limits.wsMaxMessagesPerSecond);
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -201,7 +219,11 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
-        send: (data) => {
+        send: (message) => {
+          // First, so that every shared frame is taken back even when nothing is sent.
+          const shared = extra.sharedFrames.get(message);
+          if (shared !== undefined) extra.sharedFrames.delete(message);
+          const data = shared ?? message;
           if (socket.readyState !== socket.OPEN) return;
           if (extra.expiresAt !== undefined && Date.now() >= extra.expiresAt) {
             socket.close(SocketCloseCode.Forbidden, 'Token expired');

@@ -1,0 +1,32 @@
+import type { ExecutionResult } from 'graphql';
+
+// One result is often sent to many sockets (subscribers of one event share it: see
+// modules/realtime/shared-results.ts), but graphql-ws serialises every message itself, payload
+// and all. So the socket hands graphql-ws a placeholder payload that serialises to a unique
+// marker, and when exactly the frame graphql-ws then makes comes to the socket's send, it sends
+// the same frame with the result's JSON, serialised once for everyone, in place of the marker.
+// Only an exact match is replaced, so nothing a client chooses (an operation id) can steer it.
+
+const serialised = new WeakMap<ExecutionResult, string>();
+let markers = 0;
+
+/** A `next` frame whose payload is serialised once per result, however many sockets send it. */
+export interface SharedFrame {
+  /** What graphql-ws gets as the payload; it serialises to a marker no other payload has. */
+  placeholder: { toJSON(): string };
+  /** The frame graphql-ws will make with the placeholder. */
+  expected: string;
+  /** The frame to send instead: the same, with the result in the marker's place. */
+  actual: string;
+}
+
+export function sharedFrame(id: string, result: ExecutionResult): SharedFrame {
+  let json = serialised.get(result);
+  if (json === undefined) serialised.set(result, (json = JSON.stringify(result)));
+  const marker = `shared-result-${++markers}`;
+  return {
+    placeholder: { toJSON: () => marker },
+    expected: JSON.stringify({ id, type: 'next', payload: marker }),
+    actual: `{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`,
+  };
+}

@@ -74,21 +74,27 @@ export function killOnExit(child: ChildProcess): void {
 export async function startServer(dataDir: string, env: Record<string, string>): Promise<ServerProcess> {
   const probeFile = `${dataDir}-probe.jsonl`;
   removeOnExit(probeFile);
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', PROBE, 'src/main.ts'], {
-    cwd: REPO,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-      ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-      ...env,
-      BENCH_PROBE_FILE: probeFile,
-      PORT: '0',
-      DATA_DIR: dataDir,
-      GRAPHIQL: 'false',
+  // SERVER_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops.
+  const profile = process.env.SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVER_CPU_PROF}`] : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, '--expose-gc', '--import', 'tsx', '--import', PROBE, 'src/main.ts'],
+    {
+      cwd: REPO,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+        ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+        ...env,
+        BENCH_PROBE_FILE: probeFile,
+        PORT: '0',
+        DATA_DIR: dataDir,
+        GRAPHIQL: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   killOnExit(child);
   let output = '';
   let stderrLines = 0;

@@ -368,4 +368,11 @@ describe('operation limits switched off with 0', () => {
     expect(response.body.errors).toBeUndefined();
     expect(response.status).toBe(200);
   });
+
+  it('still answers a document too deep for the parser with QUERY_TOO_COMPLEX, not a stack overflow', async () => {
+    const response = await post(server.current, nestedDocument(4_000), user);
+    expect(response.status).not.toBe(500);
+    expect(response.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX' });
+    expect(JSON.stringify(response.body)).not.toMatch(/call stack/i);
+  });
 });

@@ -67,6 +67,8 @@ export function operationLimits(config: Config): Plugin[] {
         propagateOnRejection: false,
         onReject: [reportOver('MAX_QUERY_DIRECTIVES', 'directive count', maxQueryDirectives)],
       }),
+    // After the token limit, whose parser it wraps.
+    parseFailures(),
     maxQueryCost > 0 && costLimit(maxQueryCost),
     !config.introspection && disableIntrospection(),
     config.production && hideSuggestions(),
@@ -175,5 +177,25 @@ function hideSuggestions(): Plugin {
       },
     onExecute: () => ({ onExecuteDone: cleanResult }),
     onSubscribe: () => ({ onSubscribeResult: cleanResult }),
+  };
+}
+
+/**
+ * A document nested deeper than graphql-js's recursive parser can follow (about 2,500 levels; the
+ * token limit keeps them out unless it is off) overflows the stack: that is the client's document
+ * being too complex, not a server error, and says so instead of "Maximum call stack size exceeded".
+ */
+function parseFailures(): Plugin {
+  return {
+    onParse({ parseFn, setParseFn }) {
+      setParseFn((source, options): DocumentNode => {
+        try {
+          return parseFn(source, options) as DocumentNode;
+        } catch (error) {
+          if (!(error instanceof RangeError)) throw error;
+          throw queryTooComplex('MAX_QUERY_TOKENS', 'The document is nested too deeply to be read.');
+        }
+      });
+    },
   };
 }

@@ -29,6 +29,8 @@ export interface FeedOptions {
 }
 
 const PAGE = 500;
+/** Streams woken before the feed lets the event loop take a turn (timers, sockets, requests). */
+const WAKE_BATCH = 200;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 /**
@@ -217,9 +219,14 @@ export class EventFeed implements EventSink {
         this.#log(`Routing event ${event.position} failed; waking every subscriber`, error);
         routes = this.#waiting.keys();
       }
+      let woken = 0;
       for (const route of [...routes]) {
-        for (const waiter of this.#waiting.get(route) ?? []) {
-          if (waiter.position < event.position) waiter.wake(event.position);
+        for (const waiter of [...(this.#waiting.get(route) ?? [])]) {
+          if (waiter.position >= event.position) continue;
+          waiter.wake(event.position);
+          // Each woken stream goes on in microtasks, which all run before the event loop gets a
+          // turn: waking thousands at once would hold up every request behind their deliveries.
+          if (++woken % WAKE_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
         }
       }
     });

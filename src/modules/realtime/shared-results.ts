@@ -1,5 +1,15 @@
 import { isAsyncIterable, type Plugin } from '@envelop/core';
-import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  createSourceEventStream,
+  execute,
+  getOperationAST,
+  Kind,
+  visit,
+  type ASTNode,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
 import { Repeater } from 'graphql-yoga';
 import type { StoredEvent } from '../../events/event';
 import { dependsOnViewer } from '../../graphql/viewer';
@@ -48,7 +58,10 @@ export function useSharedSubscriptionResults(): Plugin<Context> {
     const viewer = dependsOnViewer(args.schema, args.document, args.operationName)
       ? (args.contextValue.viewer?.id ?? 'anonymous')
       : 'anyone';
-    return JSON.stringify([documentId, args.operationName ?? null, args.variableValues ?? {}, viewer]);
+    const variables = args.variableValues ?? {};
+    const used = payloadVariables(args.document, args.operationName);
+    const payload = used === undefined ? variables : Object.fromEntries(used.map((name) => [name, variables[name]]));
+    return JSON.stringify([documentId, args.operationName ?? null, payload, viewer]);
   };
 
   return {
@@ -78,4 +91,34 @@ function mapEvents(
     }
     stop();
   });
+}
+
+const usedVariables = new WeakMap<DocumentNode, Map<string, string[] | undefined>>();
+
+/**
+ * The variables an event's result can depend on: all but those only the subscription field's own
+ * arguments use (`after`, `bugId`, ...), which choose the events, not what each one looks like:
+ * every subscription field resolves to the event itself. So clients resuming from different
+ * cursors still share results. Undefined: all of them.
+ */
+function payloadVariables(document: DocumentNode, operationName?: string | null): string[] | undefined {
+  let byOperation = usedVariables.get(document);
+  if (byOperation === undefined) usedVariables.set(document, (byOperation = new Map<string, string[] | undefined>()));
+  const key = operationName ?? '';
+  if (byOperation.has(key)) return byOperation.get(key);
+  const operation = getOperationAST(document, operationName);
+  const [root, ...others] = operation?.selectionSet.selections ?? [];
+  let names: string[] | undefined;
+  if (root?.kind === Kind.FIELD && others.length === 0) {
+    const chooseEvents = new Set<ASTNode>(root.arguments);
+    const used = new Set<string>();
+    visit(document, {
+      Argument: (node) => (chooseEvents.has(node) ? false : undefined),
+      VariableDefinition: () => false,
+      Variable: (node) => void used.add(node.name.value),
+    });
+    names = [...used];
+  }
+  byOperation.set(key, names);
+  return names;
 }

@@ -103,11 +103,20 @@ async function main(): Promise<void> {
     .map(Number)
     .filter((n) => n > 0);
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bugzapp-bench-'));
-  const config = loadConfig({ ...process.env, PORT: '0', DATA_DIR: dataDir, GRAPHIQL: 'false' });
+  const config = loadConfig({
+    ...process.env,
+    // One user's token opens every socket: past the per-user socket and operation limits.
+    WS_MAX_SOCKETS_PER_USER: '0',
+    RATE_LIMIT_OPERATIONS_PER_USER: '0',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    GRAPHIQL: 'false',
+  });
   const app = await createApp(config);
   const { url } = await app.start();
   const clients = new Clients();
-  const raw = new WebSocketServer({ server: http.createServer().listen(0) });
+  const rawServer = http.createServer().listen(0);
+  const raw = new WebSocketServer({ server: rawServer });
   await new Promise((resolve) => raw.once('listening', resolve));
   const rawUrl = `ws://localhost:${(raw.address() as { port: number }).port}`;
 
@@ -207,6 +216,8 @@ async function main(): Promise<void> {
   } finally {
     clients.stop();
     raw.close();
+    // The WebSocket server does not close the HTTP server it was given, which would keep us running.
+    rawServer.close();
     await app.stop();
     await fs.rm(dataDir, { recursive: true, force: true });
   }

@@ -130,6 +130,8 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
       if (authorization === undefined || claims === null) return false;
       const context = await buildContext(services, authorization, extra.clientAddress).catch(() => null);
       if (context?.viewer == null) return false;
+      // Gone while we looked the user up: its close has run, and would never undo what follows.
+      if (extra.socket.readyState !== extra.socket.OPEN) return false;
 
       const userId = context.viewer.id;
       const open = socketsPerUser.get(userId) ?? 0;

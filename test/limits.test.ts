@@ -4,7 +4,7 @@ import type { Client } from 'graphql-ws';
 import { schema } from '../src/graphql/schema';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
-import { useServer, type GraphQLResponse, type TestServer } from './helpers/server';
+import { recordSql, useServer, type GraphQLResponse, type TestServer } from './helpers/server';
 import { connect, subscribe, Subscription } from './helpers/subscriptions';
 
 // --- Documents ----------------------------------------------------------------------------------
@@ -91,18 +91,6 @@ async function expectAnswersAtOnce(server: TestServer, user: TestUser): Promise<
   expect(response.body).toEqual({ data: { me: { id: user.id } } });
   // Generous for a busy CI machine; a query that kept running would take seconds.
   expect(Date.now() - started).toBeLessThan(2_000);
-}
-
-/** The SQL statements the database ran while `run` did. */
-async function recordSql(server: TestServer, run: () => Promise<unknown>): Promise<string[]> {
-  const statements: string[] = [];
-  const stop = server.app.db.onQuery((sql) => statements.push(sql));
-  try {
-    await run();
-  } finally {
-    stop();
-  }
-  return statements;
 }
 
 /** Runs one operation over `client` and returns its errors, or fails if it answered data. */

@@ -1,19 +1,7 @@
 import type { BugsWithEverythingQuery } from './gql/graphql';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
-import { useServer, type TestServer } from './helpers/server';
-
-/** The SQL statements Prisma runs while `run` executes. */
-async function recordSql(server: TestServer, run: () => Promise<unknown>): Promise<string[]> {
-  const statements: string[] = [];
-  const stop = server.app.db.onQuery((sql) => statements.push(sql));
-  try {
-    await run();
-  } finally {
-    stop();
-  }
-  return statements;
-}
+import { recordSql, useServer } from './helpers/server';
 
 describe('loading a page of bugs with everything around them', () => {
   // No event poll: its read of the event table would land among the statements this suite counts.

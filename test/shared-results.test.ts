@@ -1,7 +1,7 @@
 import type { Client } from 'graphql-ws';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
-import { useServer, type TestServer } from './helpers/server';
+import { recordSql, useServer } from './helpers/server';
 import { connect, Subscription } from './helpers/subscriptions';
 
 // Every subscriber of one document shares one result per event where nothing it selects depends
@@ -132,15 +132,3 @@ describe('one result per event for everyone it is the same for', () => {
     expect(many).toBe(one);
   });
 });
-
-/** The SQL statements Prisma runs while `run` executes. */
-async function recordSql(server: TestServer, run: () => Promise<unknown>): Promise<string[]> {
-  const statements: string[] = [];
-  const stop = server.app.db.onQuery((sql) => statements.push(sql));
-  try {
-    await run();
-  } finally {
-    stop();
-  }
-  return statements;
-}

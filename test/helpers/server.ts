@@ -120,3 +120,15 @@ export function useServer(env: NodeJS.ProcessEnv = {}): { current: TestServer } 
   });
   return holder;
 }
+
+/** The SQL statements the database runs while `run` does. */
+export async function recordSql(server: TestServer, run: () => Promise<unknown>): Promise<string[]> {
+  const statements: string[] = [];
+  const stop = server.app.db.onQuery((sql) => statements.push(sql));
+  try {
+    await run();
+  } finally {
+    stop();
+  }
+  return statements;
+}

@@ -4,7 +4,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export type ClientCommand =
-  | { kind: 'open-graphql'; n: number; url: string; token: string; bugId: string; after: string }
+  | { kind: 'open-graphql'; n: number; url: string; tokens: string[]; bugId: string; after: string }
   | { kind: 'open-raw'; n: number; url: string }
   | { kind: 'collect'; n: number }
   | { kind: 'sample' }
@@ -15,9 +15,19 @@ export interface ClientReport {
   sample?: string;
 }
 
-const SUBSCRIPTION = `subscription Bench($bugId: ID!, $after: String) {
+/** Half the subscribers select a little, half a richer tree of nested objects. */
+const SUBSCRIPTIONS = [
+  `subscription Bench($bugId: ID!, $after: String) {
   commentAdded(bugId: $bugId, after: $after) { cursor comment { id body author { name } bug { key } } }
-}`;
+}`,
+  `subscription BenchRich($bugId: ID!, $after: String) {
+  commentAdded(bugId: $bugId, after: $after) {
+    cursor occurredAt
+    comment { id body createdAt author { id name email status }
+      bug { id key title status priority reporter { name } assignee { name } project { key name owner { name } } } }
+  }
+}`,
+];
 
 const now = () => performance.timeOrigin + performance.now();
 let onMessage: (() => void) | undefined;
@@ -33,16 +43,19 @@ async function openGraphql(command: Extract<ClientCommand, { kind: 'open-graphql
     const client = createClient({
       url: command.url,
       webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${command.token}` },
+      // Subscribers spread over the users, each with a socket of their own.
+      connectionParams: { authorization: `Bearer ${command.tokens[i % command.tokens.length]}` },
       retryAttempts: 0,
       lazy: false,
     });
     connected.push(new Promise((resolve) => client.on('connected', () => resolve())));
     client.subscribe(
-      { query: SUBSCRIPTION, variables: { bugId: command.bugId, after: command.after } },
+      { query: SUBSCRIPTIONS[i % 2]!, variables: { bugId: command.bugId, after: command.after } },
       {
         next: (result) => {
-          lastMessage = JSON.stringify({ type: 'next', id: '1', payload: result });
+          // The raw baseline broadcasts the larger of the two, to every socket.
+          const message = JSON.stringify({ type: 'next', id: '1', payload: result });
+          if (message.length > lastMessage.length) lastMessage = message;
           onMessage?.();
         },
         error: (error) => console.error('subscription failed', error),

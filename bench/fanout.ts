@@ -19,11 +19,32 @@ import { loadConfig } from '../src/config';
 import type { ClientCommand, ClientReport } from './fanout-clients';
 
 const ROUNDS = 20;
+/** The subscribers' users: sockets are spread over them round-robin. */
+const USERS = 50;
 
 const SignUp = /* GraphQL */ `
   mutation BenchSignUp($input: SignUpInput!) {
     signUp(input: $input) {
       token
+    }
+  }
+`;
+const SignUpMember = /* GraphQL */ `
+  mutation BenchSignUpMember($input: SignUpInput!) {
+    signUp(input: $input) {
+      token
+      user {
+        id
+      }
+    }
+  }
+`;
+const AddMember = /* GraphQL */ `
+  mutation BenchAddMember($input: AddProjectMemberInput!) {
+    addProjectMember(input: $input) {
+      project {
+        id
+      }
     }
   }
 `;
@@ -105,9 +126,11 @@ async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bugzapp-bench-'));
   const config = loadConfig({
     ...process.env,
-    // One user's token opens every socket: past the per-user socket and operation limits.
+    // 50 users hold thousands of sockets and sign up from one address: past the per-user socket,
+    // operation and sign-in limits, which are not what this measures.
     WS_MAX_SOCKETS_PER_USER: '0',
     RATE_LIMIT_OPERATIONS_PER_USER: '0',
+    RATE_LIMIT_SIGNIN_PER_IP: '0',
     PORT: '0',
     DATA_DIR: dataDir,
     GRAPHIQL: 'false',
@@ -147,6 +170,15 @@ async function main(): Promise<void> {
       token,
     );
     const bugId = createBug.bug.id;
+    // The subscribers: members of the project, each with a token of their own.
+    const tokens: string[] = [];
+    for (let i = 0; i < USERS; i++) {
+      const member = await call<{ signUp: { token: string; user: { id: string } } }>(SignUpMember, {
+        input: { email: `member-${i}@example.com`, name: `Member ${i}`, password: 'bench-password-1' },
+      });
+      await call(AddMember, { input: { projectId: createProject.project.id, userId: member.signUp.user.id } }, token);
+      tokens.push(member.signUp.token);
+    }
     const comment = (body: string) => call(AddComment, { input: { bugId, body } }, token);
     const eventCursor = await app.events.currentCursor();
     // The moment a committed event is handed to the feed: the start of the fan-out proper.
@@ -171,7 +203,7 @@ async function main(): Promise<void> {
         kind: 'open-graphql',
         n,
         url: url.replace(/^http/, 'ws'),
-        token,
+        tokens,
         bugId,
         after: eventCursor,
       });

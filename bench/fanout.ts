@@ -17,64 +17,11 @@ import { WebSocketServer } from 'ws';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { ClientCommand, ClientReport } from './fanout-clients';
+import { AddComment, AddProjectMember, CreateBug, CreateProject, SignUp } from './server-process';
 
 const ROUNDS = 20;
 /** The subscribers' users: sockets are spread over them round-robin. */
 const USERS = 50;
-
-const SignUp = /* GraphQL */ `
-  mutation BenchSignUp($input: SignUpInput!) {
-    signUp(input: $input) {
-      token
-    }
-  }
-`;
-const SignUpMember = /* GraphQL */ `
-  mutation BenchSignUpMember($input: SignUpInput!) {
-    signUp(input: $input) {
-      token
-      user {
-        id
-      }
-    }
-  }
-`;
-const AddMember = /* GraphQL */ `
-  mutation BenchAddMember($input: AddProjectMemberInput!) {
-    addProjectMember(input: $input) {
-      project {
-        id
-      }
-    }
-  }
-`;
-const CreateProject = /* GraphQL */ `
-  mutation BenchCreateProject($input: CreateProjectInput!) {
-    createProject(input: $input) {
-      project {
-        id
-      }
-    }
-  }
-`;
-const CreateBug = /* GraphQL */ `
-  mutation BenchCreateBug($input: CreateBugInput!) {
-    createBug(input: $input) {
-      bug {
-        id
-      }
-    }
-  }
-`;
-const AddComment = /* GraphQL */ `
-  mutation BenchAddComment($input: AddCommentInput!) {
-    addComment(input: $input) {
-      comment {
-        id
-      }
-    }
-  }
-`;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -173,10 +120,14 @@ async function main(): Promise<void> {
     // The subscribers: members of the project, each with a token of their own.
     const tokens: string[] = [];
     for (let i = 0; i < USERS; i++) {
-      const member = await call<{ signUp: { token: string; user: { id: string } } }>(SignUpMember, {
+      const member = await call<{ signUp: { token: string; user: { id: string } } }>(SignUp, {
         input: { email: `member-${i}@example.com`, name: `Member ${i}`, password: 'bench-password-1' },
       });
-      await call(AddMember, { input: { projectId: createProject.project.id, userId: member.signUp.user.id } }, token);
+      await call(
+        AddProjectMember,
+        { input: { projectId: createProject.project.id, userId: member.signUp.user.id } },
+        token,
+      );
       tokens.push(member.signUp.token);
     }
     const comment = (body: string) => call(AddComment, { input: { bugId, body } }, token);

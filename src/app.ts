@@ -1,12 +1,11 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { useMaskedErrors } from '@envelop/core';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import type { Config } from './config';
 import { openBus } from './events/bus';
 import { EventFeed } from './events/feed';
-import { maskError } from './graphql/errors';
+import { useErrorMasking } from './graphql/masking';
 import { useInputHygiene } from './graphql/input-hygiene';
 import { operationLimits } from './graphql/limits';
 import { schema } from './graphql/schema';
@@ -74,6 +73,8 @@ const EXAMPLE_OPERATIONS = /* GraphQL */ `
   }
 `;
 
+const logError = (message: string, error: unknown) => console.error(message, error);
+
 /** Opens the database, brings its schema up to date and wires HTTP to the GraphQL schema. */
 export async function createApp(config: Config): Promise<App> {
   const db = await openDatabase(config);
@@ -119,9 +120,9 @@ export async function createApp(config: Config): Promise<App> {
       ...operationLimits(config),
       useOperationRateLimit(),
       useTokenExpiry(),
-      useSharedSubscriptionResults(),
+      useSharedSubscriptionResults(logError),
       useInputHygiene(),
-      useMaskedErrors({ maskError: (error) => maskError(error, (message, cause) => console.error(message, cause)) }),
+      useErrorMasking(logError),
     ],
     // Over WebSocket, the authorization and address come from the socket (see serveWebSockets)
     // rather than from this request's headers.

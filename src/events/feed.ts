@@ -1,4 +1,3 @@
-import { Repeater } from 'graphql-yoga';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Bus } from './bus';
 import {
@@ -138,13 +137,8 @@ export class EventFeed implements EventSink {
    * Up to a page of events after `position`, in order: from memory when it still holds them,
    * from the table for a subscriber replaying from further back.
    */
-  async read(position: bigint): Promise<StoredEvent[]> {
-    const first = this.#recent[0];
-    if (first !== undefined && position >= first.position - 1n) {
-      const start = Number(position - first.position + 1n);
-      return this.#recent.slice(start, start + PAGE);
-    }
-    return position >= this.#head ? [] : this.#readTable(position);
+  async read(position: bigint): Promise<readonly StoredEvent[]> {
+    return this.recentAfter(position) ?? this.#readTable(position);
   }
 
   /**
@@ -157,39 +151,24 @@ export class EventFeed implements EventSink {
     routes: readonly string[],
     select: (event: StoredEvent) => Promise<T | null>,
   ): AsyncIterableIterator<T> {
-    return new Repeater<T>(async (push, stop) => {
-      let open = true;
-      let waiter: Waiting | undefined;
-      // Not Promise.race([wait, stop]) in the loop: every race would leave a reaction on `stop`,
-      // which lives as long as the subscription, so memory would grow with every event.
-      void stop.then(() => {
-        open = false;
-        waiter?.cancel();
-      });
-      let position = after;
-      while (open) {
-        for (const event of await this.read(position)) {
-          position = event.position;
-          const payload = await select(event);
-          if (payload !== null) await push(payload);
-          if (!open) return;
-        }
-        if (position < this.#head) continue;
-        waiter = this.#wait(routes, position);
-        const woken = await waiter.woken;
-        waiter.cancel();
-        waiter = undefined;
-        // Nothing between here and the event that woke us was on our routes.
-        if (woken !== undefined && woken - 1n > position) position = woken - 1n;
-      }
-    });
+    return new EventStream(this, after, routes, select);
+  }
+
+  /** The events after `position` this instance holds in memory; undefined when it must read the table. */
+  recentAfter(position: bigint): readonly StoredEvent[] | undefined {
+    const first = this.#recent[0];
+    if (first !== undefined && position >= first.position - 1n) {
+      const start = Number(position - first.position + 1n);
+      return this.#recent.slice(start, start + PAGE);
+    }
+    return position >= this.#head ? [] : undefined;
   }
 
   /**
    * Waits, at `position`, for the next event on any of `routes`: `woken` resolves with its
    * position, or with undefined once the wait is cancelled.
    */
-  #wait(routes: readonly string[], position: bigint): Waiting {
+  wait(routes: readonly string[], position: bigint): Waiting {
     let wake!: (at: bigint | undefined) => void;
     const woken = new Promise<bigint | undefined>((resolve) => (wake = resolve));
     const waiter: Waiter = { position, wake };
@@ -316,4 +295,76 @@ interface Waiter {
 interface Waiting {
   woken: Promise<bigint | undefined>;
   cancel(): void;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+const NO_EVENTS: readonly StoredEvent[] = Object.freeze([]);
+
+/**
+ * One subscriber's way through the log, pulled by its consumer one payload at a time: nothing is
+ * read or selected ahead of what the consumer asks for, and an idle stream is one waiter on its
+ * routes and a promise reaction, the least that thousands of idle subscribers can cost. (Not a
+ * Repeater or an async generator: those cost several promises per event and hold a suspended
+ * frame while idle, and a generator's `return()` cannot end a pending `next()`.)
+ */
+class EventStream<T> implements AsyncIterableIterator<T> {
+  #position: bigint;
+  /** Events read and not yet selected; emptied once used, so an idle stream holds none. */
+  #page: readonly StoredEvent[] = NO_EVENTS;
+  #index = 0;
+  #waiting: Waiting | undefined;
+  #done = false;
+
+  constructor(
+    private readonly feed: EventFeed,
+    after: bigint,
+    private readonly routes: readonly string[],
+    private readonly select: (event: StoredEvent) => Promise<T | null>,
+  ) {
+    this.#position = after;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#done) return Promise.resolve(DONE);
+    if (this.#index < this.#page.length) return this.#offer(this.#page[this.#index++]!);
+    this.#page = NO_EVENTS;
+    this.#index = 0;
+    const recent = this.feed.recentAfter(this.#position);
+    if (recent === undefined) return this.feed.read(this.#position).then((page) => this.#turnTo(page));
+    if (recent.length > 0) return this.#turnTo(recent);
+    // Up to date: wait for an event on our routes.
+    const waiting = (this.#waiting = this.feed.wait(this.routes, this.#position));
+    return waiting.woken.then((woken) => {
+      waiting.cancel();
+      this.#waiting = undefined;
+      // Nothing between here and the event that woke us was on our routes.
+      if (woken !== undefined && woken - 1n > this.#position) this.#position = woken - 1n;
+      return this.next();
+    });
+  }
+
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#done = true;
+    this.#page = NO_EVENTS;
+    this.#waiting?.cancel();
+    return Promise.resolve(DONE);
+  }
+
+  #turnTo(page: readonly StoredEvent[]): Promise<IteratorResult<T, undefined>> {
+    this.#page = page;
+    this.#index = 0;
+    return this.next();
+  }
+
+  /** The event's payload, or on to the next event when the subscriber does not select it. */
+  async #offer(event: StoredEvent): Promise<IteratorResult<T, undefined>> {
+    this.#position = event.position;
+    const payload = await this.select(event);
+    if (this.#done) return DONE;
+    return payload === null ? this.next() : { value: payload, done: false };
+  }
 }

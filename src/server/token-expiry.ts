@@ -1,6 +1,5 @@
 import { isAsyncIterable, type Plugin } from '@envelop/core';
 import type { ExecutionResult } from 'graphql';
-import { Repeater } from 'graphql-yoga';
 import { unauthenticated } from '../graphql/errors';
 import type { Context } from './context';
 
@@ -36,25 +35,44 @@ export function useTokenExpiry(): Plugin<Context> {
   };
 }
 
+/** `source`, until `expiresAt`: then one UNAUTHENTICATED result, even while waiting for the next event, and the end. */
 function endAt(source: AsyncIterable<ExecutionResult>, expiresAt: number): AsyncIterableIterator<ExecutionResult> {
-  return new Repeater<ExecutionResult>(async (push, stop) => {
-    const iterator = source[Symbol.asyncIterator]();
-    const expiry = at(expiresAt, () => {
-      void push({ errors: [unauthenticated('The access token has expired; sign in again and resubscribe.')] });
-      stop();
-    });
-    void stop.then(() => {
-      expiry.cancel();
-      void iterator.return?.();
-    });
-    try {
-      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-        if (Date.now() >= expiresAt) break;
-        await push(next.value);
+  const iterator = source[Symbol.asyncIterator]();
+  let state: 'open' | 'expired' | 'ended' = 'open';
+  const expire = () => {
+    if (state !== 'open') return;
+    state = 'expired';
+    // Ends a pending next() of the source, which then answers with the error.
+    void iterator.return?.();
+  };
+  const expiry = at(expiresAt, expire);
+  const end = (): IteratorResult<ExecutionResult, undefined> => {
+    state = 'ended';
+    expiry.cancel();
+    return { value: undefined, done: true };
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      if (state === 'open') {
+        const next = await iterator.next();
+        if (Date.now() >= expiresAt) expire();
+        if (state === 'open') return next.done === true ? end() : next;
       }
-      stop();
-    } catch (error) {
-      stop(error);
-    }
-  });
+      if (state === 'expired') {
+        end();
+        return {
+          value: { errors: [unauthenticated('The access token has expired; sign in again and resubscribe.')] },
+          done: false,
+        };
+      }
+      return end();
+    },
+    async return() {
+      if (state === 'open') await iterator.return?.();
+      return end();
+    },
+  };
 }

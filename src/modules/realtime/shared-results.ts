@@ -10,8 +10,8 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
 } from 'graphql';
-import { Repeater } from 'graphql-yoga';
 import type { StoredEvent } from '../../events/event';
+import { maskResult } from '../../graphql/masking';
 import { dependsOnViewer } from '../../graphql/viewer';
 import type { Context } from '../../server/context';
 
@@ -29,10 +29,12 @@ const EVENTS_KEPT = 64;
  * at delivery), so a shared result only ever reaches subscribers allowed to see the event, and a
  * personal selection is never shared between two viewers.
  *
+ * Each result's errors are masked here, once (see useErrorMasking).
+ *
  * It replaces graphql-js's subscribe, which does the same but executes for every subscriber:
  * create the source stream, then execute the selection with each event as the root value.
  */
-export function useSharedSubscriptionResults(): Plugin<Context> {
+export function useSharedSubscriptionResults(log: (message: string, error: unknown) => void): Plugin<Context> {
   const results = new Map<bigint, Map<string, Promise<ExecutionResult>>>();
   const documentIds = new WeakMap<DocumentNode, number>();
   let documents = 0;
@@ -71,7 +73,7 @@ export function useSharedSubscriptionResults(): Plugin<Context> {
         if (!isAsyncIterable(source)) return source;
         const group = groupOf(args as ExecutionArgs & { contextValue: Context });
         return mapEvents(source as AsyncIterable<StoredEvent>, (event) =>
-          resultFor(event, group, async () => execute({ ...args, rootValue: event })),
+          resultFor(event, group, async () => maskResult(await execute({ ...args, rootValue: event }), log)),
         );
       });
     },
@@ -83,15 +85,23 @@ function mapEvents(
   source: AsyncIterable<StoredEvent>,
   resultOf: (event: StoredEvent) => Promise<ExecutionResult>,
 ): AsyncIterableIterator<ExecutionResult> {
-  return new Repeater<ExecutionResult>(async (push, stop) => {
-    const events = source[Symbol.asyncIterator]();
-    void stop.then(() => events.return?.());
-    for (let next = await events.next(); !next.done; next = await events.next()) {
-      await push(await resultOf(next.value));
-    }
-    stop();
-  });
+  const events = source[Symbol.asyncIterator]();
+  // Promise chains rather than async functions: an idle subscription then holds no suspended frame.
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () =>
+      events
+        .next()
+        .then((next) =>
+          next.done === true ? DONE : resultOf(next.value).then((value) => ({ value, done: false as const })),
+        ),
+    return: () => (events.return?.() ?? Promise.resolve()).then(() => DONE),
+  };
 }
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 const usedVariables = new WeakMap<DocumentNode, Map<string, string[] | undefined>>();
 

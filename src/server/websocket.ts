@@ -77,8 +77,6 @@ interface Extra {
   expiresAt?: number;
   /** Undoes what accepting the connection set up (the per-user count, the expiry timer). */
   release?: () => void;
-  /** Frames graphql-ws is about to send with a shared result's placeholder, and what to send instead. */
-  sharedFrames: Map<string, string>;
 }
 
 /** How long a socket closed for reading too slowly has to take its close frame before it is cut. */
@@ -106,6 +104,11 @@ const SHUTDOWN_GRACE_MS = 1_000;
 export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSocketOptions): Disposable {
   const { limits, services } = options;
   const socketsPerUser = new Map<string, number>();
+  /**
+   * Frames graphql-ws is about to send with a shared result's placeholder, and what to send
+   * instead; every placeholder is unique, so one map serves every socket.
+   */
+  const sharedFrames = new Map<string, string>();
 
   const wss = new WebSocketServer({
     server,
@@ -122,6 +125,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
         : done(false, 403, 'Origin not allowed'),
   });
 
+  const keepAlive = keepAlivePings(options.keepAliveMs ?? 12_000);
   const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
     connectionInitWaitTimeout: options.connectionInitWaitTimeout,
     onConnect: async ({ connectionParams, extra }) => {
@@ -174,12 +178,16 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
         const document = enveloped.parse(payload.query);
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
+        const contextValue = await enveloped.contextFactory();
+        // The socket itself closes when the token expires (see onConnect): its operations need no
+        // timer of their own (see useTokenExpiry).
+        contextValue.tokenExpiresAt = undefined;
         return {
           schema: enveloped.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: await enveloped.contextFactory(),
+          contextValue,
           rootValue: {
             execute: (args: ExecutionArgs) => enveloped.execute(args),
             subscribe: (args: ExecutionArgs) => enveloped.subscribe(args),
@@ -191,13 +199,13 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
         return [maskError(error, logError)];
       }
     },
-    execute: (args) => (args.rootValue as Pick<Enveloped, 'execute'>).execute(args),
-    subscribe: (args) => (args.rootValue as Pick<Enveloped, 'subscribe'>).subscribe(args),
+    execute: (args) => operationOf(args).execute(args),
+    subscribe: (args) => operationOf(args).subscribe(args),
     // `extensions.http` tells yoga which HTTP status to answer; a socket has none to set.
-    onNext: ({ extra }, id, _payload, _args, result) => {
+    onNext: (_ctx, id, _payload, _args, result) => {
       if (result.errors !== undefined) return { ...result, errors: result.errors.map(withoutHttp) };
       const frame = sharedFrame(id, result);
-      extra.sharedFrames.set(frame.expected, frame.actual);
+      sharedFrames.set(frame.expected, frame.actual);
       return frame.placeholder as FormattedExecutionResult;
     },
     onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
@@ -207,9 +215,8 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
     const extra: Extra = {
       socket,
       clientAddress: clientAddress(request, options.trustProxy),
-      sharedFrames: new Map(),
     };
-    const keepAlive = keepAlivePings(socket, options.keepAliveMs ?? 12_000);
+    keepAlive.add(socket);
     const flood = messageRate(limits.wsMaxMessagesPerSecond);
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // `ws` closes the socket itself after a protocol error (1009 for a frame over the limit, 1002...).
@@ -223,8 +230,8 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
         protocol: socket.protocol,
         send: (message) => {
           // First, so that every shared frame is taken back even when nothing is sent.
-          const shared = extra.sharedFrames.get(message);
-          if (shared !== undefined) extra.sharedFrames.delete(message);
+          const shared = sharedFrames.get(message);
+          if (shared !== undefined) sharedFrames.delete(message);
           const data = shared ?? message;
           if (socket.readyState !== socket.OPEN) return;
           if (extra.expiresAt !== undefined && Date.now() >= extra.expiresAt) {
@@ -263,7 +270,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
     );
 
     socket.once('close', (code, reason) => {
-      keepAlive.stop();
+      keepAlive.delete(socket);
       extra.release?.();
       void closed(code, reason.toString('utf8'));
     });
@@ -271,6 +278,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
 
   return {
     dispose: async () => {
+      keepAlive.stop();
       const sockets = [...wss.clients];
       for (const socket of sockets) socket.close(SocketCloseCode.GoingAway, 'Server shutting down');
       // A client that does not answer the close frame (one that stopped reading) is cut after a moment.
@@ -310,16 +318,48 @@ function messageRate(perSecond: number): () => boolean {
   };
 }
 
-/** Pings every `intervalMs`; a socket that has not answered by the next ping is dropped. */
-function keepAlivePings(socket: WebSocket, intervalMs: number): { stop(): void } {
-  let answered = true;
-  socket.on('pong', () => (answered = true));
+/**
+ * Pings every socket every `intervalMs`; one that has not answered by the next ping is dropped.
+ * One timer for all sockets, rather than one each.
+ */
+function keepAlivePings(intervalMs: number): {
+  add(socket: WebSocket): void;
+  delete(socket: WebSocket): void;
+  stop(): void;
+} {
+  /** Each socket, and whether it has answered the last ping. */
+  const sockets = new Map<WebSocket, boolean>();
   const timer = setInterval(() => {
-    if (!answered) return socket.terminate();
-    answered = false;
-    socket.ping();
+    for (const [socket, answered] of sockets) {
+      if (!answered) {
+        socket.terminate();
+        continue;
+      }
+      sockets.set(socket, false);
+      socket.ping();
+    }
   }, intervalMs).unref();
-  return { stop: () => clearInterval(timer) };
+  const answered = function (this: WebSocket) {
+    if (sockets.has(this)) sockets.set(this, true);
+  };
+  return {
+    add: (socket) => {
+      sockets.set(socket, true);
+      socket.on('pong', answered);
+    },
+    delete: (socket) => void sockets.delete(socket),
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * The operation's envelop, which graphql-ws hands back as the root value (see onSubscribe). It is
+ * taken out of the arguments on first use, so a long subscription does not keep it alive.
+ */
+function operationOf(args: ExecutionArgs): Pick<Enveloped, 'execute' | 'subscribe'> {
+  const operation = args.rootValue as Pick<Enveloped, 'execute' | 'subscribe'>;
+  args.rootValue = undefined;
+  return operation;
 }
 
 function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {

@@ -215,11 +215,13 @@ export class EventFeed implements EventSink {
   async startAfter(cursor: string | null | undefined): Promise<bigint> {
     if (cursor == null) return this.#head;
     const position = decodeCursor(cursor);
-    const newest = await this.newestPosition();
+    // The table only when the cursor is newer than anything this instance has seen.
+    const newest = position <= this.#head ? this.#head : await this.newestPosition();
     if (position > newest) throw cursorError('UNKNOWN_CURSOR', 'No event has this cursor on this server.');
     if (position === newest) return position;
     // The replay starts with the next event: gone (positions have no gaps, so it was pruned) or
-    // due for pruning, the history is no longer whole.
+    // due for pruning, the history is no longer whole. The table decides, as pruning goes by it;
+    // Prisma batches the lookups of clients resuming together into one statement.
     const next = await this.prisma.event.findUnique({
       where: { position: position + 1n },
       select: { createdAt: true },

@@ -11,6 +11,7 @@ import {
   type ExecutionResult,
 } from 'graphql';
 import type { StoredEvent } from '../../events/event';
+import { pacer } from '../../events/pacer';
 import { maskResult } from '../../graphql/masking';
 import { dependsOnViewer } from '../../graphql/viewer';
 import type { Context } from '../../server/context';
@@ -95,13 +96,21 @@ function mapEvents(
       events
         .next()
         .then((next) =>
-          next.done === true ? DONE : resultOf(next.value).then((value) => ({ value, done: false as const })),
+          next.done === true
+            ? DONE
+            : resultOf(next.value).then((value) => pace().then(() => ({ value, done: false as const }))),
         ),
     return: () => (events.return?.() ?? Promise.resolve()).then(() => DONE),
   };
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * Deliveries per turn of the event loop. When a shared result resolves, every subscriber waiting
+ * for it goes on to send at once: in batches, a fan-out leaves room for requests between them.
+ */
+const pace = pacer(200);
 
 const usedVariables = new WeakMap<DocumentNode, Map<string, string[] | undefined>>();
 

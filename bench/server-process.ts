@@ -27,15 +27,24 @@ export interface ServerProcess {
   resetPeak(): void;
   /**
    * Live memory after a full garbage collection, in bytes (through bench/server-probe.mjs): V8's heap
-   * in use, and `external` (Buffers, ArrayBuffers, PGlite's WebAssembly memory).
+   * in use, and `external` (Buffers, ArrayBuffers, PGlite's WebAssembly memory); and the longest
+   * the event loop was blocked since the previous call (`eventLoopMaxMs`).
    */
-  liveMemory(): Promise<{ heapUsed: number; external: number; arrayBuffers: number }>;
+  liveMemory(): Promise<Probe>;
   /** Lines the server wrote to stderr so far (its logged errors). */
   stderrLines(): number;
   /** The last few KB of the server's output, for a failure message. */
   tail(): string;
   /** SIGTERM, then SIGKILL if it has not exited in 10 s. */
   stop(): Promise<void>;
+}
+
+/** What bench/server-probe.mjs reports. */
+export interface Probe {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  eventLoopMaxMs: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -163,8 +172,7 @@ export async function startServer(dataDir: string, env: Record<string, string>):
       child.kill('SIGUSR2');
       for (let waited = 0; waited < 30_000; waited += 20) {
         const all = lines();
-        if (all.length > before)
-          return JSON.parse(all.at(-1)!) as { heapUsed: number; external: number; arrayBuffers: number };
+        if (all.length > before) return JSON.parse(all.at(-1)!) as Probe;
         await sleep(20);
       }
       throw new Error('The server did not report its memory in 30 s');

@@ -84,7 +84,9 @@ function withPrisma(
   adapter: PrismaPg | PrismaPGlite,
   driver: Pick<Database, 'withSession' | 'close'>,
 ): Database {
-  const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  // Minimal errors: Prisma's default format captures a stack trace at every query's call site, to
+  // point at it in the message; ours are masked before a client sees them (graphql/errors.ts).
+  const prisma = new PrismaClient({ adapter, errorFormat: 'minimal', log: [{ emit: 'event', level: 'query' }] });
   const listeners = new Set<(sql: string) => void>();
   prisma.$on('query', (event) => listeners.forEach((listener) => listener(event.query)));
   let closing: Promise<void> | undefined;

@@ -134,56 +134,60 @@ const BUGS: {
 /** Loads the demo data into a migrated database; returns false, changing nothing, if it has users already. */
 export async function seed(db: Database): Promise<boolean> {
   if ((await db.prisma.user.count()) > 0) return false;
-  await db.prisma.$transaction(async (tx) => {
-    const ids = new Map<string, string>();
-    for (const user of DEMO_USERS) {
-      const created = await tx.user.create({
-        data: {
-          email: user.email,
-          name: user.name,
-          role: user.role,
-          passwordHash: await hashPassword(user.password),
-        },
-      });
-      ids.set(user.email, created.id);
-    }
-    const id = (email: Email) => ids.get(email)!;
-    for (const project of PROJECTS) {
-      const bugs = BUGS.filter((bug) => bug.project === project.key);
-      await tx.project.create({
-        data: {
-          key: project.key,
-          name: project.name,
-          description: project.description,
-          ownerId: id(project.owner),
-          bugCount: bugs.length,
-          memberships: {
-            create: [project.owner, ...project.members].map((email) => ({
-              userId: id(email),
-            })),
+  // Hashing passwords is slow on purpose: a busy machine must not run past Prisma's 5 s default.
+  await db.prisma.$transaction(
+    async (tx) => {
+      const ids = new Map<string, string>();
+      for (const user of DEMO_USERS) {
+        const created = await tx.user.create({
+          data: {
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            passwordHash: await hashPassword(user.password),
           },
-          bugs: {
-            create: bugs.map((bug, index) => ({
-              number: index + 1,
-              title: bug.title,
-              description: bug.description,
-              status: bug.status,
-              priority: bug.priority,
-              reporterId: id(bug.reporter),
-              assigneeId: bug.assignee === undefined ? null : id(bug.assignee),
-              closedAt: bug.status === 'CLOSED' ? new Date() : null,
-              comments: {
-                create: bug.comments.map(([author, body]) => ({
-                  authorId: id(author),
-                  body,
-                })),
-              },
-            })),
+        });
+        ids.set(user.email, created.id);
+      }
+      const id = (email: Email) => ids.get(email)!;
+      for (const project of PROJECTS) {
+        const bugs = BUGS.filter((bug) => bug.project === project.key);
+        await tx.project.create({
+          data: {
+            key: project.key,
+            name: project.name,
+            description: project.description,
+            ownerId: id(project.owner),
+            bugCount: bugs.length,
+            memberships: {
+              create: [project.owner, ...project.members].map((email) => ({
+                userId: id(email),
+              })),
+            },
+            bugs: {
+              create: bugs.map((bug, index) => ({
+                number: index + 1,
+                title: bug.title,
+                description: bug.description,
+                status: bug.status,
+                priority: bug.priority,
+                reporterId: id(bug.reporter),
+                assigneeId: bug.assignee === undefined ? null : id(bug.assignee),
+                closedAt: bug.status === 'CLOSED' ? new Date() : null,
+                comments: {
+                  create: bug.comments.map(([author, body]) => ({
+                    authorId: id(author),
+                    body,
+                  })),
+                },
+              })),
+            },
           },
-        },
-      });
-    }
-  });
+        });
+      }
+    },
+    { timeout: 60_000 },
+  );
   return true;
 }
 

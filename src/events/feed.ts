@@ -54,8 +54,11 @@ export class EventFeed implements EventSink {
   #recent: StoredEvent[] = [];
   /** Streams waiting at `head`, by route. */
   readonly #waiting = new Map<string, Set<Waiter>>();
-  /** The routing of appended events, one after another in position order. */
+  /** The routes of appended events, worked out one after another in position order. */
+  #routed: Promise<Set<string> | undefined> = Promise.resolve(undefined);
+  /** The waking of the streams on those routes, one event after another. */
   #routing: Promise<void> = Promise.resolve();
+  readonly #listeners = new Set<EventListener>();
   #catchingUp: Promise<void> | undefined;
   #catchUpAgain = false;
   #timers: NodeJS.Timeout[] = [];
@@ -188,16 +191,29 @@ export class EventFeed implements EventSink {
     return { woken, cancel };
   }
 
-  /** Wakes the streams waiting on the event's routes; every stream, if its routes cannot be worked out. */
+  /**
+   * Works out the event's routes (after every earlier event's), tells the listeners, then wakes
+   * the streams waiting on them: every stream, if its routes cannot be worked out.
+   */
   #route(event: StoredEvent): void {
-    this.#routing = this.#routing.then(async () => {
-      let routes: Iterable<string>;
+    const routed = (this.#routed = this.#routed.then(async () => {
+      let routes: Set<string> | undefined;
       try {
-        routes = await this.options.routesOf(event);
+        routes = new Set(await this.options.routesOf(event));
       } catch (error) {
         this.#log(`Routing event ${event.position} failed; waking every subscriber`, error);
-        routes = this.#waiting.keys();
       }
+      for (const listener of this.#listeners) {
+        try {
+          listener(event, routes);
+        } catch (error) {
+          this.#log(`A listener failed on event ${event.position}`, error);
+        }
+      }
+      return routes;
+    }));
+    this.#routing = this.#routing.then(async () => {
+      const routes = (await routed) ?? this.#waiting.keys();
       let woken = 0;
       for (const route of [...routes]) {
         for (const waiter of [...(this.#waiting.get(route) ?? [])]) {
@@ -209,6 +225,25 @@ export class EventFeed implements EventSink {
         }
       }
     });
+  }
+
+  /**
+   * Calls `listener` with every event this instance appends and its routes (undefined: they could
+   * not be worked out, so it may concern anyone), one event at a time in position order, before
+   * any subscriber is woken by it.
+   */
+  onEvent(listener: EventListener): void {
+    this.#listeners.add(listener);
+  }
+
+  /** Resolves once every event appended so far has been through the `onEvent` listeners. */
+  async settled(): Promise<void> {
+    await this.#routed;
+  }
+
+  /** Whether the table holds newer events than this instance has appended (another instance's). */
+  async isBehind(): Promise<boolean> {
+    return (await this.newestPosition()) > this.#head;
   }
 
   /** The position a subscription starts after: the cursor's, once it is known to be resumable, or the head. */
@@ -286,6 +321,9 @@ export class EventFeed implements EventSink {
     return rows.map(fromRow);
   }
 }
+
+/** Told of each appended event and its routes (undefined when they could not be worked out). */
+export type EventListener = (event: StoredEvent, routes: ReadonlySet<string> | undefined) => void;
 
 /** A stream waiting at `position` for an event on its routes. */
 interface Waiter {

@@ -4,6 +4,7 @@ import type { EventFeed } from '../events/feed';
 import { unauthenticated } from '../graphql/errors';
 import type { TokenService } from './auth';
 import type { RateLimits } from './rate-limits';
+import type { Viewers } from './viewers';
 
 /** The signed-in user, as far as authorization needs to know them. */
 export interface Viewer {
@@ -17,6 +18,8 @@ export interface Context {
   tokens: TokenService;
   /** The event log: mutations publish to it, subscriptions read from it. */
   events: EventFeed;
+  /** The users behind tokens, looked up once per token lifetime. */
+  viewers: Viewers;
   /** Per-address, per-account and per-user budgets, shared by every instance when there is Redis. */
   rateLimits: RateLimits;
   /** Where the operation came from (see clientAddress): the key for anonymous rate limits. */

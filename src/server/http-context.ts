@@ -23,10 +23,7 @@ export async function buildContext(
   const claims = bearerClaims(services.tokens, authorization);
   if (claims === null) throw unauthenticated('The access token is invalid or has expired; sign in again.');
 
-  const user = await services.prisma.user.findUnique({
-    where: { id: claims.userId },
-    select: { id: true, role: true },
-  });
+  const user = await services.viewers.get(claims.userId);
   if (user === null) throw unauthenticated('The access token is for an account that no longer exists.');
   return { ...services, clientAddress, tokenExpiresAt: claims.expiresAt, viewer: user };
 }

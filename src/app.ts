@@ -8,6 +8,7 @@ import { EventFeed } from './events/feed';
 import { useErrorMasking } from './graphql/masking';
 import { useInputHygiene } from './graphql/input-hygiene';
 import { operationLimits } from './graphql/limits';
+import { ResponseCache, useResponseCache } from './graphql/response-cache';
 import { schema } from './graphql/schema';
 import { routesOf } from './modules/realtime/audience';
 import { useSharedSubscriptionResults } from './modules/realtime/shared-results';
@@ -20,6 +21,7 @@ import { buildContext } from './server/http-context';
 import { corsOptions, CSRF_HEADER, httpPlugins, limitRequestBody } from './server/http';
 import { RateLimits, useOperationRateLimit } from './server/rate-limits';
 import { useTokenExpiry } from './server/token-expiry';
+import { Viewers } from './server/viewers';
 import { serveWebSockets } from './server/websocket';
 
 export interface App {
@@ -99,7 +101,9 @@ export async function createApp(config: Config): Promise<App> {
     redisUrl: config.redisUrl,
     databaseId: await databaseId(db),
   });
-  const services = { prisma: db.prisma, tokens, events, rateLimits };
+  const viewers = new Viewers(db.prisma, config.jwtTtlSeconds * 1000);
+  events.onEvent((event) => viewers.onEvent(event));
+  const services = { prisma: db.prisma, tokens, events, viewers, rateLimits };
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -122,6 +126,9 @@ export async function createApp(config: Config): Promise<App> {
       useTokenExpiry(),
       useSharedSubscriptionResults(logError),
       useInputHygiene(),
+      ...(config.responseCache
+        ? [useResponseCache(new ResponseCache(events, config.databaseUrl !== undefined), events)]
+        : []),
       useErrorMasking(logError),
     ],
     // Over WebSocket, the authorization and address come from the socket (see serveWebSockets)

@@ -16,6 +16,11 @@ export interface Config {
   production: boolean;
   /** Serve GraphiQL on /graphql. `GRAPHIQL=true|false`, default: on except in production. */
   graphiql: boolean;
+  /**
+   * Answer repeated queries from memory until an event may have changed them (see
+   * graphql/response-cache.ts). `RESPONSE_CACHE=false` turns it off; default on.
+   */
+  responseCache: boolean;
   /** Log every SQL statement Prisma runs. `LOG_SQL=true`, default off. */
   logSql: boolean;
   /** `redis://...` to fan events out to every instance; unset, events stay in this process. */
@@ -132,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtTtlSeconds: integer(env, 'JWT_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
     production,
     graphiql: boolean(env, 'GRAPHIQL', !production),
+    responseCache: boolean(env, 'RESPONSE_CACHE', true),
     logSql: boolean(env, 'LOG_SQL', false),
     redisUrl,
     wsInitTimeoutMs: integer(env, 'WS_INIT_TIMEOUT_MS', 10_000, 100, 600_000),

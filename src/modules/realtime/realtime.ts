@@ -2,6 +2,7 @@ import type { EventType } from '../../generated/prisma/enums';
 import { encodeCursor, type StoredEvent } from '../../events/event';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../graphql/builder';
+import { NOT_CACHED } from '../../graphql/response-cache';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { forbidden } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
@@ -357,6 +358,8 @@ builder.queryField('eventCursor', (t) =>
   t.string({
     description:
       'The cursor of the newest event. Read it before loading state, then subscribe with `after` set to it: whatever changed in between is replayed.',
+    // Changes with every event, for everyone.
+    extensions: NOT_CACHED,
     resolve: (_root, _args, ctx) => {
       viewerOf(ctx);
       return ctx.events.currentCursor();

@@ -1,6 +1,7 @@
 import { UserRole, UserStatus } from '../../generated/prisma/enums';
 import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
+import { NOT_CACHED } from '../../graphql/response-cache';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { forbidden, unauthenticated, badUserInput, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
@@ -52,6 +53,8 @@ builder.queryFields((t) => ({
       cursor: 'id',
       ...pageSize,
       description: 'Every user for an admin; for anyone else, the people who share a project with them.',
+      // A sign-up writes no event, so nothing would tell the cache that the directory grew.
+      extensions: NOT_CACHED,
       resolve: (query, _root, _args, ctx) =>
         ctx.prisma.user.findMany({
           ...query,

@@ -66,6 +66,8 @@ export class ResponseCache {
 
   /** The answer kept for `key`, once every event known to have happened has been taken into account. */
   async get(key: string): Promise<ExecutionResult | undefined> {
+    // A miss costs nothing; only an answer about to be served is checked.
+    if (!this.#entries.has(key)) return undefined;
     if (this.shared && (await this.feed.isBehind())) await this.feed.catchUp();
     await this.feed.settled();
     const entry = this.#entries.get(key);

@@ -368,6 +368,53 @@ export const BugsWithEverything = graphql(`
   }
 `);
 
+export const ProjectsWithEverything = graphql(`
+  query ProjectsWithEverything($first: Int) {
+    projects(first: $first) {
+      edges {
+        node {
+          key
+          owner {
+            name
+          }
+          members {
+            name
+          }
+          bugs(first: 5) {
+            totalCount
+            edges {
+              node {
+                title
+                assignee {
+                  name
+                }
+                comments(first: 3) {
+                  totalCount
+                  edges {
+                    node {
+                      body
+                      author {
+                        name
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    users(first: $first) {
+      edges {
+        node {
+          name
+        }
+      }
+    }
+  }
+`);
+
 // --- Real time ----------------------------------------------------------------------------------
 
 export const EventCursor = graphql(`

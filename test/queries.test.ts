@@ -1,22 +1,25 @@
-import type { BugsWithEverythingQuery } from './gql/graphql';
+import type { BugsWithEverythingQuery, ProjectsWithEverythingQuery } from './gql/graphql';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
 import { recordSql, useServer } from './helpers/server';
 
 describe('loading a page of bugs with everything around them', () => {
   // No event poll: its read of the event table would land among the statements this suite counts.
-  const server = useServer({ EVENT_POLL_MS: '600000' });
+  // The cold path: no response cache, so every query reaches the database.
+  const server = useServer({ EVENT_POLL_MS: '600000', RESPONSE_CACHE: 'false' });
   let alice: TestUser;
 
   beforeAll(async () => {
     alice = await signUp(server.current, 'alice');
     const bob = await signUp(server.current, 'bob');
+    const carol = await signUp(server.current, 'carol');
     const projects = [
       await createProject(server.current, alice, [bob]),
-      await createProject(server.current, bob, [alice]),
+      await createProject(server.current, bob, [alice, carol]),
+      await createProject(server.current, carol, [alice, bob]),
     ];
     for (let i = 0; i < 24; i += 1) {
-      const project = projects[i % 2]!;
+      const project = projects[i % 3]!;
       const bug = await createBug(server.current, i % 3 ? alice : bob, project.id, {
         assigneeId: i % 4 ? bob.id : undefined,
       });
@@ -50,9 +53,34 @@ describe('loading a page of bugs with everything around them', () => {
     expect(Math.max(...large!.bugs.edges.map((edge) => edge.node.comments.edges.length))).toBe(5);
 
     expect(forTwenty.length).toBe(forTwo.length);
-    // The viewer, then one statement for the bugs with everything around them.
-    expect(forTwenty).toHaveLength(2);
+    // One statement for the bugs with everything around them (the viewer is known from earlier
+    // requests: it is looked up once per token).
+    expect(forTwenty).toHaveLength(1);
     // Each bug's first five comments are cut in SQL, not by fetching them all and slicing in memory.
-    expect(forTwenty[1]).toMatch(/FROM "public"."Comment".*LIMIT/s);
+    expect(forTwenty[0]).toMatch(/FROM "public"."Comment".*LIMIT/s);
+  });
+
+  it('runs as many statements for one project as for three, with every list field inside (no N+1)', async () => {
+    let one: ProjectsWithEverythingQuery | undefined;
+    let three: ProjectsWithEverythingQuery | undefined;
+    const forOne = await recordSql(server.current, async () => {
+      one = await server.current.ok(ops.ProjectsWithEverything, { first: 1 }, alice.token);
+    });
+    const forThree = await recordSql(server.current, async () => {
+      three = await server.current.ok(ops.ProjectsWithEverything, { first: 3 }, alice.token);
+    });
+
+    expect(one?.projects.edges).toHaveLength(1);
+    expect(three?.projects.edges).toHaveLength(3);
+    const projects = three!.projects.edges.map((edge) => edge.node);
+    expect(projects.every((project) => project.members.length >= 2 && project.bugs.edges.length === 5)).toBe(true);
+    const comments = projects.flatMap((project) => project.bugs.edges.flatMap((edge) => edge.node.comments.edges));
+    expect(comments.length).toBeGreaterThan(5);
+    expect(comments.every((comment) => comment.node.author.name)).toBe(true);
+    expect(three?.users.edges.length).toBe(3);
+
+    expect(forThree.length).toBe(forOne.length);
+    // One statement for the projects and everything inside them, one for the users.
+    expect(forThree).toHaveLength(2);
   });
 });

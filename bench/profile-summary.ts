@@ -15,13 +15,14 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** `graphql`, `@prisma/client`, `src/events/feed.ts`, `(garbage collector)`, `node:internal`, ... */
+/** `graphql`, `@prisma/client`, `dist/events/feed.js`, `(garbage collector)`, `node:internal`, ... */
 function placeOf({ functionName, url }: ProfileNode['callFrame']): string {
   if (url === '') return functionName.startsWith('(') ? functionName : '(native)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg !== null) return pkg[1]!;
   if (url.startsWith('node:')) return 'node internals';
-  const own = /\/(src\/.+|bench\/.+)$/.exec(url);
+  // dist/: the compiled server that bench/server-process.ts starts.
+  const own = /\/((?:src|dist|bench)\/.+)$/.exec(url);
   return own?.[1] ?? url;
 }
 

@@ -28,6 +28,8 @@ export const BugPriorityEnum = builder.enumType(BugPriority, {
 export const BugNode = builder.prismaNode('Bug', {
   id: { field: 'id' },
   extensions: SHARED,
+  // Load only the columns a query asks for: a page of bugs leaves their descriptions in the database.
+  select: { id: true },
   findUnique: (id, ctx) => ({ id, AND: [readableBugs(viewerOf(ctx))] }),
   fields: (t) => ({
     key: t.string({

@@ -9,6 +9,8 @@ import { findReadableBug, notified, readableComments } from '../bug/access';
 export const CommentNode = builder.prismaNode('Comment', {
   id: { field: 'id' },
   extensions: SHARED,
+  // Load only the columns a query asks for, as for bugs and users.
+  select: { id: true },
   findUnique: (id, ctx) => ({ id, AND: [readableComments(viewerOf(ctx))] }),
   fields: (t) => ({
     body: t.exposeString('body'),

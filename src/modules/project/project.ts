@@ -13,6 +13,8 @@ import { assertCanManageProject, findReadableProject, isProjectMember, readableP
 export const ProjectNode = builder.prismaNode('Project', {
   id: { field: 'id' },
   extensions: SHARED,
+  // Load only the columns a query asks for, as for bugs and users.
+  select: { id: true },
   findUnique: (id, ctx) => ({ id, AND: [readableProjects(viewerOf(ctx))] }),
   fields: (t) => ({
     key: t.exposeString('key'),

@@ -17,7 +17,10 @@ import { createComplexityRule } from '@pothos/plugin-complexity';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
+  TypeInfo,
   validate,
+  visit,
+  visitWithTypeInfo,
   type DocumentNode,
   type ExecutionResult,
   type GraphQLSchema,
@@ -92,12 +95,29 @@ function reportOver(limit: string, measure: string, max: number): ArmorRejection
   };
 }
 
+/** Costs remembered per document, one for each operation name and values of its cost variables. */
+const COSTS_PER_DOCUMENT = 64;
+
+/** What costLimit keeps about one parsed document (yoga hands out the same object for the same text). */
+interface DocumentCosts {
+  /** The variables whose values can change the cost: those passed to a field with a cost function. */
+  variables: string[];
+  /** Cost by operation name and those variables' values, oldest first. */
+  costs: Map<string, number>;
+}
+
 /**
  * MAX_QUERY_COST with Pothos' complexity rule: each field costs 1, and a list multiplies what it
  * selects by its page size (`first`, else 20; see the `complexity` options in builder.ts). A
  * subscription is costed the same way, for each event it delivers.
+ *
+ * Costing is a second walk of the whole document, so its result is kept with the document: a
+ * client repeating a query (with another bug's `$id`, say) is costed once. The key holds the
+ * operation name and the values of the variables that reach a field with a cost function (page
+ * sizes); nothing else the rule reads can differ between two requests for the same document.
  */
 function costLimit(max: number): Plugin {
+  const byDocument = new WeakMap<DocumentNode, DocumentCosts>();
   return {
     onValidate({ params, context }) {
       // envelop types these loosely (its validate may be any engine's); ours is graphql-js's.
@@ -106,25 +126,69 @@ function costLimit(max: number): Plugin {
         // An invalid document already has its errors, and its cost may not be computable.
         if (!valid) return;
         const { variables, operationName } = requestParams(context);
-        let cost = 0;
-        // Errors this rule reports itself (bad variables, an unknown operation name) are left for
-        // execution to report as it always has; only the cost is read here.
-        validate(schema, documentAST, [
-          createComplexityRule({
-            context,
-            variableValues: variables,
-            operationName,
-            onResult: ({ complexity }) => {
-              cost = Math.max(cost, complexity);
-            },
-          }),
+        let known = byDocument.get(documentAST);
+        if (known === undefined) {
+          known = { variables: costVariables(schema, documentAST), costs: new Map() };
+          byDocument.set(documentAST, known);
+        }
+        const key = JSON.stringify([
+          operationName ?? null,
+          ...known.variables.map((name) => (Object.hasOwn(variables, name) ? [variables[name]] : [])),
         ]);
+        let cost = known.costs.get(key);
+        if (cost === undefined) {
+          cost = operationCost(schema, documentAST, context, variables, operationName);
+          if (known.costs.size >= COSTS_PER_DOCUMENT) known.costs.delete(known.costs.keys().next().value!);
+          known.costs.set(key, cost);
+        }
         if (cost > max) {
           throw queryTooComplex('MAX_QUERY_COST', `Query cost ${cost} is over the limit of ${max} (MAX_QUERY_COST).`);
         }
       };
     },
   };
+}
+
+/** The cost of the operation by Pothos' complexity rule; 0 when it cannot be worked out. */
+function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  context: object,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+): number {
+  let cost = 0;
+  // Errors this rule reports itself (bad variables, an unknown operation name) are left for
+  // execution to report as it always has; only the cost is read here.
+  validate(schema, document, [
+    createComplexityRule({
+      context,
+      variableValues: variables,
+      operationName,
+      onResult: ({ complexity }) => {
+        cost = Math.max(cost, complexity);
+      },
+    }),
+  ]);
+  return cost;
+}
+
+/** The variables used in the arguments of fields whose cost is a function of their arguments, sorted. */
+function costVariables(schema: GraphQLSchema, document: DocumentNode): string[] {
+  const names = new Set<string>();
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        if (typeof typeInfo.getFieldDef()?.extensions.complexity !== 'function') return;
+        for (const argument of node.arguments ?? []) {
+          visit(argument, { Variable: (variable) => void names.add(variable.name.value) });
+        }
+      },
+    }),
+  );
+  return [...names].sort();
 }
 
 /** The variables and operation name of the operation being validated, from yoga's initial context. */

@@ -162,7 +162,9 @@ export async function createApp(config: Config): Promise<App> {
     start: (port = config.port) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, () => {
+        // A deep accept queue: thousands of clients reconnecting at once after a restart would
+        // overflow Node's default of 511 and be reset before their WebSocket upgrade.
+        server.listen({ port, backlog: 4096 }, () => {
           const { port: bound } = server.address() as AddressInfo;
           resolve({ port: bound, url: `http://localhost:${bound}/graphql` });
         });

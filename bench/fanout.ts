@@ -1,231 +1,608 @@
-// Fan-out benchmark: one mutation, N graphql-ws subscribers on one instance, time from the
-// mutation's response to each delivery; in the same run, a raw `ws` broadcast of the same JSON
-// to N plain sockets as the baseline; and server memory per idle subscribed connection.
+// The fan-out engine's benchmark (issue 8), on the embedded database and on PostgreSQL with Redis,
+// each figure next to a baseline measured in the same run:
 //
-//   npm run bench:fanout                 # N = 1000 and 5000, embedded PGlite
-//   npm run bench:fanout -- 200          # other sizes
-//   DATABASE_URL=postgresql://... npm run bench:fanout
+//   1. fan-out of one comment to N `commentAdded` subscribers, against a raw `ws` broadcast of the
+//      same bytes to N plain sockets;
+//   2. unicast: one `bugAssigned` delivery with N others subscribed, against N = the smallest size;
+//   3. the server's RSS per idle subscribed connection, against the raw server's;
+//   4. mutation latency with N subscribers the comments do not concern, against none; and with N
+//      that receive every comment, paced so the fan-outs overlap the requests;
+//   5. a reconnect storm: the server restarts, N subscribers resume from their last cursors,
+//      against N fresh subscribers opened at once.
 //
-// The server runs in this process; the clients run in a child process, so the memory figures
-// are the server's alone and the two sides do not share an event loop.
-import { fork, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs/promises';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { WebSocketServer } from 'ws';
-import { createApp } from '../src/app';
-import { loadConfig } from '../src/config';
-import type { ClientCommand, ClientReport } from './fanout-clients';
-import { AddComment, AddProjectMember, CreateBug, CreateProject, SignUp } from './server-process';
+//   npm run bench:fanout                                  # everything, both databases (see bench/README.md for the time)
+//   npm run bench:fanout -- --sizes 200,1000 --db pglite  # smaller and quicker
+//   npm run bench:fanout -- --help                        # every option
+//
+// The server is a child process (bench/server-process.ts), so its RSS is its own; so is the raw
+// server (bench/fanout-raw-server.ts); the subscribers run in two more (bench/fanout-clients.ts);
+// the mutations are sent from here. Definitions of every column: bench/README.md.
+import type { Operation } from './fanout-clients';
+import {
+  addComment,
+  Clients,
+  commentOperations,
+  deliverOnce,
+  eventCursor,
+  fanOut,
+  freshStorm,
+  machine,
+  mutations,
+  now,
+  onScratchDatabase,
+  openUnicastTarget,
+  rawMemory,
+  reconnectStorm,
+  seed,
+  SERVER_LIMITS,
+  settledMemory,
+  startRawServer,
+  table,
+  unicast,
+  unreachable,
+  type Memory,
+  type Mutations,
+  type Round,
+  type Storm,
+} from './fanout-scenarios';
+import { load1, percentile, startServer, temporaryDir } from './server-process';
 
-const ROUNDS = 20;
 /** The subscribers' users: sockets are spread over them round-robin. */
 const USERS = 50;
+/** Sockets one client process holds at most: under `ulimit -n` (20,000 here) with room to spare. */
+const SOCKETS_PER_CLIENT_PROCESS = 12_000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-const median = (values: number[]) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
-const now = () => performance.timeOrigin + performance.now();
-
-/** Heap and off-heap bytes in use once closed sockets have gone and a full collection has run. */
-async function usedMemory(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    global.gc?.();
-  }
-  const { heapUsed, external } = process.memoryUsage();
-  return heapUsed + external;
+interface Options {
+  sizes: number[];
+  db: 'pglite' | 'postgres' | 'both';
+  rounds: number;
+  unicastRounds: number;
+  requests: number;
+  paced: number;
+  paceMs: number;
+  storm: number;
+  stormEvents: number;
+  clientProcesses: number;
+  postgresUrl: string;
+  redisUrl: string;
 }
 
-class Clients {
-  readonly #child: ChildProcess;
-  constructor() {
-    this.#child = fork(path.join(__dirname, 'fanout-clients.ts'), [], { execArgv: ['--import', 'tsx'] });
-  }
-  send(command: ClientCommand): Promise<ClientReport> {
-    return new Promise((resolve, reject) => {
-      const fail = (error: Error) => reject(error);
-      this.#child.once('error', fail);
-      this.#child.once('message', (report: ClientReport) => {
-        this.#child.off('error', fail);
-        resolve(report);
-      });
-      this.#child.send(command);
-    });
-  }
-  stop() {
-    this.#child.kill();
-  }
-}
+const HELP = `npm run bench:fanout -- [options]
+  --sizes 1000,5000,10000   subscriber counts, each measured with that many attached
+  --db both                 pglite, postgres (with Redis) or both
+  --rounds 20               fan-out rounds per size (and raw broadcasts)
+  --unicast-rounds 30       unicast rounds per size
+  --requests 200            sequential mutations per latency run
+  --paced 20                mutations in the paced run (subscribers receive each)
+  --pace-ms 250             one paced mutation every this many ms
+  --storm 5000              subscribers in the reconnect storm (0: no storm)
+  --storm-events 5          events made while they are away
+  --client-processes 2      processes the subscribers are spread over
+  --postgres-url postgresql://postgres@127.0.0.1:5432/postgres   where a scratch database is made (DATABASE_URL if set)
+  --redis-url redis://127.0.0.1:6379                            (REDIS_URL if set)`;
 
-async function main(): Promise<void> {
-  if (global.gc === undefined) throw new Error('Run with --expose-gc (npm run bench:fanout does).');
-  const sizes = process.argv
-    .slice(2)
-    .map(Number)
-    .filter((n) => n > 0);
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bugzapp-bench-'));
-  const config = loadConfig({
-    ...process.env,
-    // 50 users hold thousands of sockets and sign up from one address: past the per-user socket,
-    // operation and sign-in limits, which are not what this measures.
-    WS_MAX_SOCKETS_PER_USER: '0',
-    RATE_LIMIT_OPERATIONS_PER_USER: '0',
-    RATE_LIMIT_SIGNIN_PER_IP: '0',
-    PORT: '0',
-    DATA_DIR: dataDir,
-    GRAPHIQL: 'false',
-  });
-  const app = await createApp(config);
-  const { url } = await app.start();
-  const clients = new Clients();
-  const rawServer = http.createServer().listen(0);
-  const raw = new WebSocketServer({ server: rawServer });
-  await new Promise((resolve) => raw.once('listening', resolve));
-  const rawUrl = `ws://localhost:${(raw.address() as { port: number }).port}`;
-
-  const call = async <Data>(query: string, variables: unknown, token?: string) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const result = (await response.json()) as { data: Data; errors?: unknown };
-    if (result.errors) throw new Error(JSON.stringify(result.errors));
-    return result.data;
+function parseOptions(argv: string[]): Options {
+  if (argv.includes('--help')) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const value = (name: string) => {
+    const index = argv.indexOf(name);
+    return index === -1 ? undefined : argv[index + 1];
   };
+  const whole = (name: string, fallback: number, min = 1) => {
+    const raw = value(name);
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} takes a whole number of at least ${min}`);
+    return n;
+  };
+  const sizes = (value('--sizes') ?? '1000,5000,10000').split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes takes whole numbers, e.g. 1000,5000');
+  const db = value('--db') ?? 'both';
+  if (db !== 'pglite' && db !== 'postgres' && db !== 'both') throw new Error('--db takes pglite, postgres or both');
+  return {
+    sizes: [...new Set(sizes)].sort((a, b) => a - b),
+    db,
+    rounds: whole('--rounds', 20),
+    unicastRounds: whole('--unicast-rounds', 30),
+    requests: whole('--requests', 200),
+    paced: whole('--paced', 20),
+    paceMs: whole('--pace-ms', 250),
+    storm: whole('--storm', 5000, 0),
+    stormEvents: whole('--storm-events', 5),
+    clientProcesses: whole('--client-processes', 2),
+    postgresUrl: value('--postgres-url') ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    redisUrl: value('--redis-url') ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}
 
+// --- One pass -----------------------------------------------------------------------------------
+
+interface Measured<T> {
+  value: T;
+  /** The 1-minute load average when it started. */
+  load: string;
+}
+
+interface SizeResult {
+  n: number;
+  graphql: Measured<Round[]>;
+  raw: Measured<Round[]>;
+  /** The real server's memory with N subscribed and idle, and the raw server's with N sockets. */
+  memory: Measured<{ server: Memory; rawEmpty: Memory; raw: Memory }>;
+  unicast: Measured<number[]>;
+  unconcerned: Measured<Mutations>;
+  concerned: Measured<Mutations>;
+}
+
+interface PassResult {
+  title: string;
+  /** The server's memory before any subscriber connected. */
+  empty: Memory;
+  none: Measured<Mutations>;
+  unicastNone: Measured<number[]>;
+  sizes: SizeResult[];
+  storm: { fresh: Measured<Storm>; reconnect: Measured<Storm>; restartMs: number; events: number } | undefined;
+  /** Lines the server wrote to stderr (its logged errors), and the end of its output when there were any. */
+  serverErrors: number;
+  serverOutput: string[];
+  minutes: number;
+}
+
+const measure = async <T>(work: () => Promise<T>): Promise<Measured<T>> => {
+  const load = load1();
+  return { value: await work(), load };
+};
+const progress = (message: string) => console.error(`  ${new Date().toISOString().slice(11, 19)} ${message}`);
+
+async function runPass(title: string, env: Record<string, string>, options: Options): Promise<PassResult> {
+  const started = now();
+  const dataDir = await temporaryDir('bugzapp-bench-fanout-');
+  const serverEnv = { ...SERVER_LIMITS, ...env };
+  let server = await startServer(dataDir, serverEnv);
+  const clients = new Clients(options.clientProcesses);
+  let serverErrors = 0;
+  const serverOutput: string[] = [];
+  const noteErrors = () => {
+    serverErrors += server.stderrLines();
+    if (server.stderrLines() > 0) serverOutput.push(server.tail());
+  };
   try {
-    const { signUp } = await call<{ signUp: { token: string } }>(SignUp, {
-      input: { email: 'bench@example.com', name: 'Bench', password: 'bench-password-1' },
-    });
-    const token = signUp.token;
-    const { createProject } = await call<{ createProject: { project: { id: string } } }>(
-      CreateProject,
-      { input: { key: 'BENCH', name: 'Bench' } },
-      token,
-    );
-    const { createBug } = await call<{ createBug: { bug: { id: string } } }>(
-      CreateBug,
-      { input: { projectId: createProject.project.id, title: 'Fan-out' } },
-      token,
-    );
-    const bugId = createBug.bug.id;
-    // The subscribers: members of the project, each with a token of their own.
-    const tokens: string[] = [];
-    for (let i = 0; i < USERS; i++) {
-      const member = await call<{ signUp: { token: string; user: { id: string } } }>(SignUp, {
-        input: { email: `member-${i}@example.com`, name: `Member ${i}`, password: 'bench-password-1' },
+    progress('seeding');
+    const seeded = await seed(server.url, USERS, ['fanOut', 'other', 'unicast', 'storm'] as const);
+    // The followed bug, one nobody follows, the unicast target's, and the storm's.
+    const { fanOut: fanOutBug, other: otherBug, unicast: unicastBug, storm: stormBug } = seeded.bugs;
+    const { url } = server;
+    const owner = seeded.ownerToken;
+
+    progress('no subscribers: mutation latency, unicast');
+    const none = await measure(() => mutations(url, owner, otherBug, options.requests));
+    await openUnicastTarget(clients, server, seeded, unicastBug);
+    const unicastNone = await measure(() => unicast(clients, url, seeded, unicastBug, options.unicastRounds));
+    const empty = await settledMemory(server);
+
+    const sizes: SizeResult[] = [];
+    let attached = 0;
+    for (const n of options.sizes) {
+      progress(`${n} subscribers: opening ${n - attached} more`);
+      const operations = commentOperations(fanOutBug, await eventCursor(url, owner));
+      const opened = await clients.open('fanout', {
+        url: server.wsUrl,
+        transport: 'graphql-ws',
+        count: n - attached,
+        tokens: seeded.memberTokens,
+        operations,
       });
-      await call(
-        AddProjectMember,
-        { input: { projectId: createProject.project.id, userId: member.signUp.user.id } },
-        token,
+      if (opened.opened !== n - attached) throw new Error(`Sockets refused: ${JSON.stringify(opened.refused)}`);
+      attached = n;
+      // Every subscriber receives one comment: every subscription is live (and the code warm).
+      const warm = await deliverOnce(clients, 'fanout', () => addComment(url, owner, fanOutBug, 'warm-up'));
+      if (warm.missing > 0) throw new Error(`${warm.missing} of ${n} subscribers did not receive the warm-up comment`);
+      const idle = await measure(() => settledMemory(server));
+      progress(`${n} subscribers: fan-out`);
+      const graphql = await measure(() =>
+        fanOut(clients, 'fanout', options.rounds, (round) => addComment(url, owner, fanOutBug, `round ${round}`)),
       );
-      tokens.push(member.signUp.token);
-    }
-    const comment = (body: string) => call(AddComment, { input: { bugId, body } }, token);
-    const eventCursor = await app.events.currentCursor();
-    // The moment a committed event is handed to the feed: the start of the fan-out proper.
-    let published = 0;
-    const publish = app.events.publish.bind(app.events);
-    app.events.publish = (events) => {
-      published = now();
-      return publish(events);
-    };
-
-    console.log(
-      `Fan-out benchmark: ${config.databaseUrl ? 'PostgreSQL' : 'PGlite'}, node ${process.version}, ${os.cpus().length} cores, ${ROUNDS} rounds per size (medians)`,
-    );
-    console.log(
-      '| subscribers | transport | fan-out p50 ms | fan-out p99 ms | response → last delivery p50 ms | p99 ms | request → last delivery p50 ms | server memory per idle connection |',
-    );
-    console.log('|---|---|---|---|---|---|---|---|');
-    for (const n of sizes.length > 0 ? sizes : [1000, 5000]) {
-      // --- graphql-ws subscribers ---
-      const before = await usedMemory();
-      await clients.send({
-        kind: 'open-graphql',
+      progress(`${n} subscribers: unicast, mutation latency`);
+      const unicastN = await measure(() => unicast(clients, url, seeded, unicastBug, options.unicastRounds));
+      const unconcerned = await measure(() => mutations(url, owner, otherBug, options.requests));
+      const concerned = await measure(() =>
+        mutations(url, owner, fanOutBug, options.paced, {
+          paceMs: options.paceMs,
+          clients,
+          group: 'fanout',
+          subscribers: n,
+        }),
+      );
+      progress(`${n} subscribers: raw broadcast`);
+      const { sample = '' } = await clients.send({ kind: 'sample', group: 'fanout' });
+      const raw = await rawBaseline(clients, n, sample, options.rounds);
+      sizes.push({
         n,
-        url: url.replace(/^http/, 'ws'),
-        tokens,
-        bugId,
-        after: eventCursor,
+        graphql,
+        raw: raw.rounds,
+        memory: { value: { server: idle.value, rawEmpty: raw.empty, raw: raw.memory }, load: idle.load },
+        unicast: unicastN,
+        unconcerned,
+        concerned,
       });
-      // Warm-up: every subscriber gets one event, which also proves every subscription is live.
-      const warm = clients.send({ kind: 'collect', n });
-      await comment('warm-up');
-      await warm;
-      const perConnection = ((await usedMemory()) - before) / n;
-      const rounds: Round[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const arrivals = clients.send({ kind: 'collect', n });
-        const requested = now();
-        await comment(`round ${round}`);
-        const responded = now();
-        const times = (await arrivals).times!;
-        rounds.push({
-          since: responded - requested,
-          times: times.map((t) => t - responded),
-          fanOut: Math.max(...times) - published,
-        });
-      }
-      await clients.send({ kind: 'close' });
-      report(n, 'graphql-ws subscription', rounds, perConnection);
-
-      // --- raw ws broadcast of the same JSON, the baseline ---
-      const rawBefore = await usedMemory();
-      await clients.send({ kind: 'open-raw', n, url: rawUrl });
-      const rawPerConnection = ((await usedMemory()) - rawBefore) / n;
-      const message = (await clients.send({ kind: 'sample' })).sample!;
-      const rawRounds: Round[] = [];
-      for (let round = -1; round < ROUNDS; round++) {
-        const arrivals = clients.send({ kind: 'collect', n });
-        await new Promise((resolve) => setTimeout(resolve, 20)); // the collector is listening
-        const sent = now();
-        for (const socket of raw.clients) socket.send(message);
-        const times = (await arrivals).times!.map((t) => t - sent);
-        if (round >= 0) rawRounds.push({ since: 0, times, fanOut: Math.max(...times) }); // round -1 warms the sockets up
-      }
-      await clients.send({ kind: 'close' });
-      report(n, 'raw ws broadcast (baseline)', rawRounds, rawPerConnection);
     }
+    await clients.send({ kind: 'close', group: 'fanout' });
+    await clients.send({ kind: 'close', group: 'unicast' });
+
+    let storm: PassResult['storm'];
+    if (options.storm > 0) {
+      progress(`reconnect storm: ${options.storm} fresh subscribers at once`);
+      const fresh = await measure(() => freshStorm(clients, server, seeded, stormBug, options.storm));
+      progress('reconnect storm: restarting the server');
+      noteErrors();
+      await server.stop();
+      await clients.send({ kind: 'await-closed', group: 'storm', timeoutMs: 30_000 });
+      const restarting = now();
+      server = await startServer(dataDir, serverEnv);
+      const restartMs = now() - restarting;
+      const missed: string[] = [];
+      for (let i = 0; i < options.stormEvents; i++) {
+        missed.push(await addComment(server.url, owner, stormBug, `missed ${i}`));
+      }
+      progress(`reconnect storm: ${options.storm} subscribers resume`);
+      const freshComment = fresh.value.commentIds[0]!;
+      const reconnect = await measure(() => reconnectStorm(clients, server.wsUrl, freshComment, missed));
+      await clients.send({ kind: 'close', group: 'storm' });
+      storm = { fresh, reconnect, restartMs, events: options.stormEvents };
+    }
+    noteErrors();
+    return {
+      title,
+      empty,
+      none,
+      unicastNone,
+      sizes,
+      storm,
+      serverErrors,
+      serverOutput,
+      minutes: (now() - started) / 60_000,
+    };
   } finally {
     clients.stop();
-    raw.close();
-    // The WebSocket server does not close the HTTP server it was given, which would keep us running.
-    rawServer.close();
-    await app.stop();
-    await fs.rm(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 
-/** One mutation: how long its response took, and each delivery's time after that response. */
-interface Round {
-  since: number;
-  times: number[];
-  /** From the commit being handed to the feed (the broadcast's start, for the baseline) to the last delivery. */
-  fanOut: number;
+/**
+ * The raw side at N: a fresh raw server, N plain sockets, then the same rounds as the graphql-ws
+ * side with `message` (the larger `next` frame the subscribers received) broadcast to all.
+ */
+async function rawBaseline(clients: Clients, n: number, message: string, rounds: number) {
+  const raw = await startRawServer();
+  try {
+    const empty = await rawMemory(raw);
+    await clients.open('raw', {
+      url: raw.wsUrl,
+      transport: 'raw',
+      count: n,
+      tokens: [],
+      operations: [] as Operation[],
+    });
+    const memory = await rawMemory(raw);
+    await raw.setMessage(message);
+    await deliverOnce(clients, 'raw', () => raw.broadcast()); // a warm-up, as on the graphql-ws side
+    const measured = await measure(() => fanOut(clients, 'raw', rounds, () => raw.broadcast()));
+    return { empty, memory, rounds: measured };
+  } finally {
+    await clients.send({ kind: 'close', group: 'raw' });
+    raw.stop();
+  }
 }
 
-function report(n: number, transport: string, rounds: Round[], bytesPerConnection: number) {
-  // Per round: from the response (the broadcast's start, for the baseline) to the last delivery.
-  const lasts = rounds.map((round) => Math.max(...round.times)).sort((a, b) => a - b);
-  const fromRequest = median(rounds.map((round) => round.since + Math.max(...round.times)));
-  const fanOuts = rounds.map((round) => round.fanOut).sort((a, b) => a - b);
-  const kib = (bytesPerConnection / 1024).toFixed(1);
+// --- The report ---------------------------------------------------------------------------------
+
+const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
+const times = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)} ×` : '–');
+const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+const thousands = (n: number) => n.toLocaleString('en-US');
+
+interface FanOutFigures {
+  p50: number;
+  p99: number;
+  requestP50: number;
+  requestP99: number;
+  /** N / the p50 fan-out time. */
+  perSecond: number;
+  delivered: number;
+  expected: number;
+}
+
+function fanOutFigures(n: number, rounds: Round[]): FanOutFigures {
+  const spreads = rounds.map((round) => round.spread);
+  const p50 = percentile(spreads, 50);
+  return {
+    p50,
+    p99: percentile(spreads, 99),
+    requestP50: percentile(
+      rounds.map((round) => round.fromRequest),
+      50,
+    ),
+    requestP99: percentile(
+      rounds.map((round) => round.fromRequest),
+      99,
+    ),
+    perSecond: n / (p50 / 1000),
+    delivered: rounds.reduce((sum, round) => sum + n - round.missing, 0),
+    expected: n * rounds.length,
+  };
+}
+
+function report(result: PassResult, options: Options): void {
+  console.log(`\n## ${result.title}\n`);
   console.log(
-    `| ${n} | ${transport} | ${percentile(fanOuts, 50).toFixed(1)} | ${percentile(fanOuts, 99).toFixed(1)} | ${percentile(lasts, 50).toFixed(1)} | ${percentile(lasts, 99).toFixed(1)} | ${fromRequest.toFixed(1)} | ${kib} KiB |`,
+    `${machine()} at the end; ${result.minutes.toFixed(1)} min; subscribers over ${USERS} users, in ${options.clientProcesses} client processes\n`,
   );
+  const targets: string[][] = [];
+  const target = (what: string, figure: string, met: boolean) => targets.push([what, figure, met ? 'yes' : 'no']);
+
+  console.log(
+    `Fan-out: one addComment to N commentAdded subscribers (half each selection), ${options.rounds} rounds; the raw baseline broadcasts the larger graphql-ws frame to N plain sockets.\n`,
+  );
+  const fanOutRows: string[][] = [];
+  const fanOuts = new Map<number, { graphql: FanOutFigures; raw: FanOutFigures }>();
+  for (const size of result.sizes) {
+    const graphql = fanOutFigures(size.n, size.graphql.value);
+    const raw = fanOutFigures(size.n, size.raw.value);
+    fanOuts.set(size.n, { graphql, raw });
+    const row = (transport: string, f: FanOutFigures, load: string) => [
+      thousands(size.n),
+      transport,
+      `${thousands(f.delivered)} of ${thousands(f.expected)}`,
+      ms(f.p50),
+      ms(f.p99),
+      ms(f.requestP50),
+      ms(f.requestP99),
+      thousands(Math.round(f.perSecond)),
+      load,
+    ];
+    fanOutRows.push(row('graphql-ws', graphql, size.graphql.load), row('raw ws', raw, size.raw.load), [
+      thousands(size.n),
+      'graphql-ws ÷ raw',
+      '',
+      times(graphql.p50 / raw.p50),
+      times(graphql.p99 / raw.p99),
+      times(graphql.requestP50 / raw.requestP50),
+      times(graphql.requestP99 / raw.requestP99),
+      times(graphql.perSecond / raw.perSecond),
+      '',
+    ]);
+  }
+  table(
+    [
+      'subscribers',
+      'transport',
+      'delivered',
+      'fan-out p50 ms',
+      'fan-out p99 ms',
+      'request → last p50 ms',
+      'request → last p99 ms',
+      'msgs/s (N / fan-out p50)',
+      'load',
+    ],
+    fanOutRows,
+  );
+  const fanOutSize = fanOuts.has(5000) ? 5000 : Math.max(...fanOuts.keys());
+  const atFanOutSize = fanOuts.get(fanOutSize);
+  if (atFanOutSize !== undefined) {
+    const { graphql, raw } = atFanOutSize;
+    target(
+      `fan-out at ${thousands(fanOutSize)}: msgs/s ≥ 0.5 × raw`,
+      times(graphql.perSecond / raw.perSecond),
+      graphql.perSecond / raw.perSecond >= 0.5,
+    );
+    target(
+      `fan-out at ${thousands(fanOutSize)}: p99 ≤ 2 × raw`,
+      times(graphql.p99 / raw.p99),
+      graphql.p99 / raw.p99 <= 2,
+    );
+  }
+
+  const smallest = result.sizes[0];
+  console.log(
+    `Unicast: the owner assigns a bug to one user subscribed to bugAssigned while N others follow commentAdded; from the request to that one delivery, ${options.unicastRounds} rounds.\n`,
+  );
+  const unicastRows = [
+    { n: 0, latencies: result.unicastNone },
+    ...result.sizes.map((size) => ({ n: size.n, latencies: size.unicast })),
+  ].map(({ n, latencies }) => {
+    const p50 = percentile(latencies.value, 50);
+    const p99 = percentile(latencies.value, 99);
+    const base = smallest === undefined ? undefined : smallest.unicast.value;
+    return [
+      thousands(n),
+      `${latencies.value.length} of ${options.unicastRounds}`,
+      ms(p50),
+      ms(p99),
+      base === undefined ? '–' : times(p50 / percentile(base, 50)),
+      base === undefined ? '–' : times(p99 / percentile(base, 99)),
+      latencies.load,
+    ];
+  });
+  table(
+    [
+      'other subscribers',
+      'delivered',
+      'p50 ms',
+      'p99 ms',
+      `p50 × at ${thousands(smallest?.n ?? 0)}`,
+      `p99 × at ${thousands(smallest?.n ?? 0)}`,
+      'load',
+    ],
+    unicastRows,
+  );
+  const largest = result.sizes.at(-1);
+  if (smallest !== undefined && largest !== undefined && largest !== smallest) {
+    const p50 = percentile(largest.unicast.value, 50) / percentile(smallest.unicast.value, 50);
+    const p99 = percentile(largest.unicast.value, 99) / percentile(smallest.unicast.value, 99);
+    target(
+      `unicast with ${thousands(largest.n)} others ≤ 1.2 × with ${thousands(smallest.n)}`,
+      `p50 ${times(p50)}, p99 ${times(p99)}`,
+      p50 <= 1.2 && p99 <= 1.2,
+    );
+  }
+
+  console.log(
+    `Memory per idle connection: RSS (and live heap + external) after 3 full GCs, with N subscribed and idle, minus the same before any connected (${mib(result.empty.rss)} MiB RSS, ${mib(result.empty.live)} MiB live), ÷ N. The raw server the same, fresh for each N.\n`,
+  );
+  const perConnection = (size: SizeResult) => (size.memory.value.server.rss - result.empty.rss) / size.n;
+  const rawPerConnection = (size: SizeResult) => (size.memory.value.raw.rss - size.memory.value.rawEmpty.rss) / size.n;
+  table(
+    [
+      'subscribers',
+      'server RSS MiB',
+      'RSS per connection KiB',
+      'live per connection KiB',
+      'raw ws RSS per connection KiB',
+      '× raw',
+      'load',
+    ],
+    result.sizes.map((size) => [
+      thousands(size.n),
+      `${mib(result.empty.rss)} → ${mib(size.memory.value.server.rss)}`,
+      kib(perConnection(size)),
+      kib((size.memory.value.server.live - result.empty.live) / size.n),
+      kib(rawPerConnection(size)),
+      times(perConnection(size) / rawPerConnection(size)),
+      size.memory.load,
+    ]),
+  );
+  if (largest !== undefined) {
+    target(
+      `RSS per idle connection at ${thousands(largest.n)} ≤ 20 KiB`,
+      `${kib(perConnection(largest))} KiB`,
+      perConnection(largest) <= 20 * 1024,
+    );
+  }
+
+  console.log(
+    `Mutation latency: addComment over HTTP, ${options.requests} one after another on a bug nobody follows; then ${options.paced} on the followed bug, one every ${options.paceMs} ms, each delivered to all N.\n`,
+  );
+  const noneP99 = percentile(result.none.value.latencies, 99);
+  const mutationRow = (n: number, which: string, run: Measured<Mutations>) => {
+    const { latencies, errors, delivered, expected, drainMs } = run.value;
+    const p99 = percentile(latencies, 99);
+    return [
+      thousands(n),
+      which,
+      `${latencies.length} (${errors} errors)`,
+      ms(percentile(latencies, 50)),
+      ms(p99),
+      times(p99 / noneP99),
+      expected === undefined
+        ? ''
+        : `${thousands(delivered ?? 0)} of ${thousands(expected)}, last ${ms(drainMs ?? NaN)} ms after the last response`,
+      run.load,
+    ];
+  };
+  table(
+    ['subscribers', 'the comments reach them', 'requests', 'p50 ms', 'p99 ms', 'p99 × none', 'deliveries', 'load'],
+    [
+      mutationRow(0, '–', result.none),
+      ...result.sizes.flatMap((size) => [
+        mutationRow(size.n, 'no', size.unconcerned),
+        mutationRow(size.n, `yes, every ${options.paceMs} ms`, size.concerned),
+      ]),
+    ],
+  );
+  if (largest !== undefined) {
+    const ratio = percentile(largest.unconcerned.value.latencies, 99) / noneP99;
+    target(`mutation p99 with ${thousands(largest.n)} unconcerned ≤ 1.2 × none`, times(ratio), ratio <= 1.2);
+  }
+
+  if (result.storm !== undefined) {
+    const { fresh, reconnect, restartMs, events } = result.storm;
+    console.log(
+      `Reconnect storm: ${thousands(options.storm)} commentAdded subscribers. Fresh: opened at once with the newest cursor, one comment made once all have sent subscribe. Reconnect: the server restarted (${(restartMs / 1000).toFixed(1)} s), ${events} comments made, then every one reopened at once with its last cursor. Time from the first socket created to the last one having every event.\n`,
+    );
+    const stormRow = (which: string, run: Measured<Storm>) => {
+      const e = run.value.events;
+      const closed = Object.entries(e.closed).map(([code, count]) => `${code} × ${count}`);
+      const errors = Object.entries(e.errors).map(([code, count]) => `${code} × ${count}`);
+      return [
+        which,
+        ms(Math.max(...e.readyAt) - run.value.startedAt),
+        ms(run.value.ms),
+        ms(
+          percentile(
+            e.doneAt.map((at) => at - run.value.startedAt),
+            50,
+          ),
+        ),
+        `${thousands(e.exact)} of ${thousands(e.sockets)}${e.wrong > 0 ? `; ${e.wrong} wrong` : ''}${e.short > 0 ? `; ${e.short} short` : ''}${closed.length > 0 ? `; closed ${closed.join(', ')}` : ''}${errors.length > 0 ? `; errors ${errors.join(', ')}` : ''}`,
+        times(run.value.ms / fresh.value.ms),
+        run.load,
+      ];
+    };
+    table(
+      [
+        '',
+        'all acknowledged ms',
+        'to the last socket ms',
+        'per socket p50 ms',
+        'every event, in order, once',
+        '× fresh',
+        'load',
+      ],
+      [stormRow('fresh, 1 event', fresh), stormRow(`reconnect after a restart, ${events} missed events`, reconnect)],
+    );
+    const ratio = reconnect.value.ms / fresh.value.ms;
+    const whole = reconnect.value.events.exact === reconnect.value.events.sockets;
+    target(
+      `reconnect storm of ${thousands(options.storm)} ≤ 3 × fresh, every event in order`,
+      `${times(ratio)}${whole ? '' : ', not every event'}`,
+      ratio <= 3 && whole,
+    );
+  }
+
+  console.log(`Targets (issue 8); the server logged ${result.serverErrors} error lines.\n`);
+  table(['target', 'figure', 'met'], targets);
+  for (const output of result.serverOutput) {
+    console.log(
+      `The end of the server's output:\n\n\`\`\`\n${output.trim().split('\n').slice(-20).join('\n')}\n\`\`\`\n`,
+    );
+  }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// --- Main ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  // A raw socket per subscriber is open beside it: two sockets per subscriber at the largest size.
+  const largest = Math.max(options.storm, ...options.sizes);
+  options.clientProcesses = Math.max(options.clientProcesses, Math.ceil((2 * largest) / SOCKETS_PER_CLIENT_PROCESS));
+  console.log(
+    `# Fan-out benchmark: sizes ${options.sizes.map(thousands).join(', ')}; ${options.db === 'both' ? 'PGlite, then PostgreSQL + Redis' : options.db}`,
+  );
+  if (options.db !== 'postgres') {
+    console.error('Embedded PGlite:');
+    // Empty, so a DATABASE_URL or REDIS_URL in the shell cannot turn this pass into another.
+    report(await runPass('Embedded PGlite', { DATABASE_URL: '', REDIS_URL: '' }, options), options);
+  }
+  if (options.db !== 'pglite') {
+    const why = await unreachable(options);
+    if (why !== undefined) {
+      console.log(`\n## PostgreSQL + Redis: skipped (${why})`);
+      return;
+    }
+    console.error('PostgreSQL + Redis:');
+    const result = await onScratchDatabase(options, (databaseUrl) =>
+      runPass('PostgreSQL + Redis', { DATABASE_URL: databaseUrl, REDIS_URL: options.redisUrl }, options),
+    );
+    report(result, options);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -13,6 +13,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { HostileCommand, HostileReport, Tally } from './attack-client';
+import { SCREEN } from './queries-documents';
 import {
   AddComment,
   causeOf,
@@ -66,40 +67,6 @@ const NO_LIMITS = Object.fromEntries(
     'RATE_LIMIT_OPERATIONS_PER_USER',
   ].map((name) => [name, '0']),
 );
-
-/** A screen of the app: 20 bugs with their people and first five comments. */
-const SCREEN = /* GraphQL */ `
-  query BenchScreen {
-    bugs(first: 20) {
-      edges {
-        node {
-          key
-          title
-          status
-          project {
-            name
-          }
-          reporter {
-            name
-          }
-          assignee {
-            name
-          }
-          comments(first: 5) {
-            edges {
-              node {
-                body
-                author {
-                  name
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-`;
 
 interface Seeded {
   normalTokens: string[];

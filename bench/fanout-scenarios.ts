@@ -10,6 +10,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import pg from 'pg';
 import type { ClientCommand, ClientReport, EventsSummary, Operation } from './fanout-clients';
+import { createScratchDatabase } from '../test/helpers/database';
 import type { RawServerCommand } from './fanout-raw-server';
 import {
   AddComment,
@@ -356,29 +357,16 @@ export async function unreachable(options: { postgresUrl: string; redisUrl: stri
   return undefined;
 }
 
-async function admin(baseUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: baseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Runs `run` on a scratch database `bench_<runid>` next to `postgresUrl`, dropped afterwards. */
+/** Runs `run` on a scratch database next to `postgresUrl` (the tests' own helper), dropped afterwards. */
 export async function onScratchDatabase<T>(
   options: { postgresUrl: string },
   run: (databaseUrl: string) => Promise<T>,
 ): Promise<T> {
-  const name = `bench_${runId()}`;
-  await admin(options.postgresUrl, `CREATE DATABASE "${name}"`);
-  const url = new URL(options.postgresUrl);
-  url.pathname = `/${name}`;
+  const scratch = await createScratchDatabase(options.postgresUrl);
   try {
-    return await run(url.toString());
+    return await run(scratch.url);
   } finally {
-    await admin(options.postgresUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await scratch.drop();
   }
 }
 

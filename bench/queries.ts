@@ -13,7 +13,7 @@
 // five comments each) and one bug's page. Each is loaded by autocannon in this process against
 // servers that each run as a child process: BugZapp cold (RESPONSE_CACHE=false), BugZapp warm
 // (the cache's default) and the hand-written server (bench/handwritten-server.ts). PostgreSQL: a
-// fresh database `bench_<run id>` next to DATABASE_URL's (default postgresql://postgres@127.0.0.1
+// fresh scratch database (as the tests make) next to DATABASE_URL's (default postgresql://postgres@127.0.0.1
 // :5432/postgres), dropped at the end; skipped with a message when unreachable. Embedded: a fresh
 // PGlite folder that only BugZapp can open, so its rows are compared with the hand-written server
 // on PostgreSQL, run alternately with it. Both are seeded through BugZapp's own GraphQL API.
@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { createScratchDatabase } from '../test/helpers/database';
 import { BUG, SCREEN } from './queries-documents';
 import {
   AddComment,
@@ -34,7 +35,6 @@ import {
   killOnExit,
   load1,
   ok,
-  runId,
   signUp,
   startServer,
   temporaryDir,
@@ -204,24 +204,16 @@ async function startHandwritten(
 
 /** A fresh database next to `adminUrl`'s, or null (with a message) when PostgreSQL is not there. */
 async function scratchDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> } | null> {
-  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+  const probe = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
   try {
-    await admin.connect();
+    await probe.connect();
   } catch (error) {
     console.error(`PostgreSQL at ${adminUrl} is unreachable (${(error as Error).message}): no PostgreSQL rows.`);
     return null;
+  } finally {
+    await probe.end().catch(() => undefined);
   }
-  const name = `bench_${runId()}`;
-  await admin.query(`CREATE DATABASE "${name}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+  return createScratchDatabase(adminUrl);
 }
 
 /**

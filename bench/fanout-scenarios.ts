@@ -4,7 +4,7 @@
 //
 // Every time here is performance.timeOrigin + performance.now(), in milliseconds, in this process
 // and in the clients' processes alike, so a request sent here and a delivery there compare.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -14,6 +14,7 @@ import { createScratchDatabase } from '../test/helpers/database';
 import type { RawServerCommand } from './fanout-raw-server';
 import {
   AddComment,
+  CommandedProcess,
   AddProjectMember,
   CreateBug,
   CreateProject,
@@ -142,34 +143,10 @@ const EventCursor = /* GraphQL */ `
 
 // --- The clients' processes ---------------------------------------------------------------------
 
-class ClientProcess {
-  readonly #child: ChildProcess;
-  #queue: Promise<unknown> = Promise.resolve();
-  constructor() {
-    this.#child = fork(path.join(__dirname, 'fanout-clients.ts'), [], { execArgv: ['--import', 'tsx'] });
-    killOnExit(this.#child);
-  }
-  /** One command at a time: each reply answers the command before it. */
-  send(command: ClientCommand): Promise<ClientReport> {
-    const answer = this.#queue.then(
-      () =>
-        new Promise<ClientReport>((resolve, reject) => {
-          const exited = (code: number | null) => reject(new Error(`A clients' process exited (${code})`));
-          this.#child.once('exit', exited);
-          this.#child.once('message', (report: ClientReport) => {
-            this.#child.off('exit', exited);
-            resolve(report);
-          });
-          this.#child.send(command);
-        }),
-    );
-    this.#queue = answer.catch(() => undefined);
-    return answer;
-  }
-  stop(): void {
-    this.#child.kill();
-  }
-}
+/** One clients' process (bench/fanout-clients.ts). */
+const clientProcess = () =>
+  new CommandedProcess<ClientCommand, ClientReport>(path.join(__dirname, 'fanout-clients.ts'));
+type ClientProcess = ReturnType<typeof clientProcess>;
 
 /**
  * The subscribers, over `processes` child processes: each group's sockets are split evenly
@@ -181,7 +158,7 @@ export class Clients {
   readonly #opened = new Map<string, number>();
 
   constructor(processes: number) {
-    this.#processes = Array.from({ length: processes }, () => new ClientProcess());
+    this.#processes = Array.from({ length: processes }, () => clientProcess());
   }
 
   /**

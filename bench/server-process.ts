@@ -1,7 +1,7 @@
 // What bench/attack.ts and bench/slow-consumers.ts share: the real server started as a child
 // process (so its memory is its own and can be read from /proc), a GraphQL-over-HTTP call, the
 // numbers they print (percentiles, load averages, MiB) and clean-up that runs even on failure.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -349,4 +349,40 @@ export async function inParallel<T>(items: T[], concurrency: number, work: (item
       while (next < items.length) await work(items[next++]!);
     }),
   );
+}
+
+/**
+ * A TypeScript script run as a child process that answers each command it is sent with one
+ * message; commands go one at a time, so each reply answers the command before it.
+ */
+export class CommandedProcess<Command, Report> {
+  readonly #child: ChildProcess;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(script: string) {
+    this.#child = fork(script, [], { execArgv: ['--import', 'tsx'] });
+    killOnExit(this.#child);
+  }
+
+  send(command: Command): Promise<Report> {
+    const answer = this.#queue.then(
+      () =>
+        new Promise<Report>((resolve, reject) => {
+          const exited = (code: number | null) =>
+            reject(new Error(`${path.basename(this.#child.spawnfile)} exited (${code})`));
+          this.#child.once('exit', exited);
+          this.#child.once('message', (report: Report) => {
+            this.#child.off('exit', exited);
+            resolve(report);
+          });
+          this.#child.send(command as object);
+        }),
+    );
+    this.#queue = answer.catch(() => undefined);
+    return answer;
+  }
+
+  stop(): void {
+    this.#child.kill();
+  }
 }

@@ -13,15 +13,14 @@
 // (bench/slow-consumers-clients.ts), the writers here. RATE_LIMIT_OPERATIONS_PER_USER=0 so the
 // writers are not throttled, and RATE_LIMIT_SIGNIN_PER_IP is raised for seeding; every other
 // limit is the server's default.
-import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import {
   AddComment,
+  CommandedProcess,
   AddProjectMember,
   CreateBug,
   CreateProject,
   inParallel,
-  killOnExit,
   load1,
   machineLine,
   mib,
@@ -98,34 +97,10 @@ function option(name: string, fallback: number): number {
   return value;
 }
 
-class Clients {
-  readonly #child: ChildProcess;
-  #queue: Promise<unknown> = Promise.resolve();
-  constructor() {
-    this.#child = fork(path.join(__dirname, 'slow-consumers-clients.ts'), [], { execArgv: ['--import', 'tsx'] });
-    killOnExit(this.#child);
-  }
-  /** One command at a time: each reply answers the command before it. */
-  send(command: ClientCommand): Promise<ClientReport> {
-    const answer = this.#queue.then(
-      () =>
-        new Promise<ClientReport>((resolve, reject) => {
-          const exited = (code: number | null) => reject(new Error(`The clients' process exited (${code})`));
-          this.#child.once('exit', exited);
-          this.#child.once('message', (report: ClientReport) => {
-            this.#child.off('exit', exited);
-            resolve(report);
-          });
-          this.#child.send(command);
-        }),
-    );
-    this.#queue = answer.catch(() => undefined);
-    return answer;
-  }
-  stop() {
-    this.#child.kill();
-  }
-}
+/** The subscribers' process (bench/slow-consumers-clients.ts). */
+const startClients = () =>
+  new CommandedProcess<ClientCommand, ClientReport>(path.join(__dirname, 'slow-consumers-clients.ts'));
+type Clients = ReturnType<typeof startClients>;
 
 interface Seeded {
   ownerToken: string;
@@ -339,7 +314,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_SIGNIN_PER_IP: String(users + WRITERS + 10),
     RATE_LIMIT_OPERATIONS_PER_USER: '0',
   });
-  const clients = new Clients();
+  const clients = startClients();
   try {
     const seeded = await seed(server.url, users);
     const mainBug = await createBug(server.url, seeded, DESCRIPTION_CHARS);

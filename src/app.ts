@@ -126,9 +126,7 @@ export async function createApp(config: Config): Promise<App> {
       useTokenExpiry(),
       useSharedSubscriptionResults(logError),
       useInputHygiene(),
-      ...(config.responseCache
-        ? [useResponseCache(new ResponseCache(events, config.databaseUrl !== undefined), events)]
-        : []),
+      ...(config.responseCache ? [useResponseCache(new ResponseCache(events, config.databaseUrl !== undefined))] : []),
       useErrorMasking(logError),
     ],
     // Over WebSocket, the authorization and address come from the socket (see serveWebSockets)

@@ -60,8 +60,9 @@ export class ResponseCache {
     feed.onEvent((event, routes) => this.#forget(event, routes));
   }
 
-  get size(): number {
-    return this.#entries.size;
+  /** The newest event taken into account: an answer computed while it moved may be stale. */
+  get position(): bigint {
+    return this.feed.head;
   }
 
   /** The answer kept for `key`, once every event known to have happened has been taken into account. */
@@ -122,7 +123,7 @@ export class ResponseCache {
  * document, operation and variables, and keeps each answer without errors for next time. Runs
  * after the operation's limits, rate limit and validation, like any execution.
  */
-export function useResponseCache(cache: ResponseCache, feed: EventFeed): Plugin<Context> {
+export function useResponseCache(cache: ResponseCache): Plugin<Context> {
   const documentIds = new WeakMap<DocumentNode, number>();
   let documents = 0;
   return {
@@ -143,12 +144,12 @@ export function useResponseCache(cache: ResponseCache, feed: EventFeed): Plugin<
         setResultAndStopExecution(hit);
         return;
       }
-      const head = feed.head;
+      const position = cache.position;
       return {
         onExecuteDone: ({ result }) => {
           const single = result as ExecutionResult;
           // Computed while an event arrived: it may hold the state before it, so it is not kept.
-          if (feed.head !== head || single.errors !== undefined || !('data' in single)) return;
+          if (cache.position !== position || single.errors !== undefined || !('data' in single)) return;
           cache.set(key, { result: single, viewerId: viewer.id, admin: viewer.role === 'ADMIN' });
         },
       };

@@ -4,7 +4,7 @@ import { openDatabase } from '../src/infra/db';
 import { migrate } from '../src/infra/migrations';
 
 async function main(): Promise<void> {
-  const db = await openDatabase(loadConfig());
+  const db = await openDatabase({ ...loadConfig(), owner: 'npm run db:migrate' });
   try {
     const applied = await migrate(db);
     console.log(applied.length === 0 ? 'The database is up to date.' : `Applied: ${applied.join(', ')}`);
@@ -14,6 +14,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error(error instanceof Error && error.name === 'DataDirectoryLockedError' ? error.message : error);
   process.exit(1);
 });

@@ -79,7 +79,7 @@ const logError = (message: string, error: unknown) => console.error(message, err
 
 /** Opens the database, brings its schema up to date and wires HTTP to the GraphQL schema. */
 export async function createApp(config: Config): Promise<App> {
-  const db = await openDatabase(config);
+  const db = await openDatabase({ ...config, owner: 'the BugZapp server' });
   try {
     await migrate(db);
   } catch (error) {

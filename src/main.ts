@@ -1,9 +1,16 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { DataDirectoryLockedError } from './infra/data-dir-lock';
+import { describeDemoData, seedDemoData } from './infra/demo-data';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await createApp(config);
+  // `npm start -- --seed`: the way to load the demo data into an embedded database this server owns.
+  if (process.argv.includes('--seed')) {
+    const lines = (await seedDemoData(app.db)) ? describeDemoData() : ['The database already has users; not seeding.'];
+    for (const line of lines) console.log(line);
+  }
   const { url } = await app.start();
   const storage =
     config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL';
@@ -19,6 +26,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
+  if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
+  else console.error(error instanceof DataDirectoryLockedError ? error.message : error);
   process.exit(1);
 });

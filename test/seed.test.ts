@@ -1,6 +1,6 @@
 import { openDatabase } from '../src/infra/db';
 import { migrate } from '../src/infra/migrations';
-import { DEMO_USERS, seed } from '../scripts/seed';
+import { DEMO_USERS, seedDemoData } from '../src/infra/demo-data';
 import * as ops from './operations';
 import { createStorage, startServer, type Storage } from './helpers/server';
 
@@ -12,8 +12,8 @@ describe('npm run seed', () => {
     storage = await createStorage();
     const db = await openDatabase(storage);
     await migrate(db);
-    expect(await seed(db)).toBe(true);
-    expect(await seed(db)).toBe(false);
+    expect(await seedDemoData(db)).toBe(true);
+    expect(await seedDemoData(db)).toBe(false);
     await db.close();
 
     const server = await startServer(storage);

@@ -5,6 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client';
+import { lockDataDirectory } from './data-dir-lock';
 
 /** One connection's worth of raw SQL, for what Prisma Client cannot say: multi-statement scripts and session locks. */
 export interface SqlSession {
@@ -36,18 +37,28 @@ export interface DatabaseOptions {
   /** A postgresql:// URL; without one an embedded PGlite database lives in `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** Who opens an embedded database, for the message a second process gets (see data-dir-lock.ts). */
+  owner?: string;
 }
 
 /** Opens the database the configuration names. One code path above the driver adapter. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl === undefined
-    ? openPGlite(path.join(options.dataDir, 'pglite'))
+    ? openPGlite(options.dataDir, options.owner ?? 'a BugZapp process')
     : openPostgres(options.databaseUrl);
 }
 
-async function openPGlite(directory: string): Promise<Database> {
-  await fs.mkdir(directory, { recursive: true });
-  const pglite = await PGlite.create(directory);
+async function openPGlite(dataDir: string, owner: string): Promise<Database> {
+  const unlock = lockDataDirectory(dataDir, owner);
+  let pglite: PGlite;
+  try {
+    const directory = path.join(dataDir, 'pglite');
+    await fs.mkdir(directory, { recursive: true });
+    pglite = await PGlite.create(directory);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const session: SqlSession = {
     exec: async (sql) => void (await pglite.exec(sql)),
     query: async <Row>(sql: string, params?: unknown[]) => (await pglite.query<Row>(sql, params)).rows,
@@ -55,7 +66,7 @@ async function openPGlite(directory: string): Promise<Database> {
   return withPrisma('pglite', new PrismaPGlite(pglite), {
     // PGlite is a single connection: every caller already has it to itself.
     withSession: (fn) => fn(session),
-    close: () => pglite.close(),
+    close: () => pglite.close().finally(unlock),
   });
 }
 

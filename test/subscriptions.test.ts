@@ -206,7 +206,7 @@ describe('subscriptions', () => {
     expect(notifications.pending).toBe(0);
   });
 
-  it('notifications: the assignee of an assignment, the reporter of a status change, both of a comment, never the actor', async () => {
+  it('notifications: the assignee of an assignment, and every watcher (reporter, assignee, commenters) of a change, never the actor', async () => {
     const reporter = await listen(owner, ops.OnNotification);
     const assignee = await listen(member, ops.OnNotification);
     const outsiders = await listen(outsider, ops.OnNotification);
@@ -237,6 +237,9 @@ describe('subscriptions', () => {
     await server.current.ok(ops.AddProjectMember, { input: { projectId, userId: outsider.id } }, owner.token);
     await assign(owner, bug.id, outsider.id);
     expect((await outsiders.next()).notifications).toMatchObject({ kind: 'BUG_ASSIGNED', bug: { id: bug.id } });
+    // The previous assignee still watches the bug, so hears who has it now; the owner made the change.
+    const reassigned = (await assignee.next()).notifications;
+    expect(reassigned.message).toMatch(/^owner assigned [A-Z]+-\d+ "Crash on save" to outsider$/);
     expect(reporter.pending).toBe(0);
     expect(assignee.pending).toBe(0);
   });

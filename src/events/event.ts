@@ -1,9 +1,9 @@
-import type { BugStatus, EventType, UserStatus } from '../generated/prisma/enums';
+import type { BugStatus, EventType, NotificationKind, UserStatus } from '../generated/prisma/enums';
 import { ErrorCode } from '../graphql/errors';
 import { GraphQLError } from 'graphql';
 
 /** What an event row carries besides ids. */
-export interface EventData {
+export type EventData = {
   /** A bug's status move. */
   from?: BugStatus;
   to?: BugStatus;
@@ -12,7 +12,21 @@ export interface EventData {
   status?: UserStatus;
   /** Who gets a personal notification of it, decided when it happened (never the actor). */
   notify?: string[];
-}
+  /** What those notifications are: each recipient gets an inbox entry of this kind (src/events/outbox.ts). */
+  notification?: NotificationKind;
+  /** A bug change's fields with their old and new values, as its history records them. */
+  changes?: FieldChange[];
+  /** NOTIFICATIONS_READ: the inbox entries marked read, or `all` of them. */
+  read?: string[];
+  all?: boolean;
+};
+
+/** One field of a bug that changed, values as text (people by name; see modules/bug/history.ts). */
+export type FieldChange = {
+  field: string;
+  from: string | null;
+  to: string | null;
+};
 
 /** One committed change, as the event table stores it and the bus carries it. */
 export interface StoredEvent {

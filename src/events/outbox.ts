@@ -21,7 +21,9 @@ export async function transact<T>(
   const emitted: NewEvent[] = [];
   const [result, written] = await services.prisma.$transaction(async (tx) => {
     const result = await work(tx, (event) => emitted.push(event));
-    return [result, await appendEvents(tx, emitted)] as const;
+    const written = await appendEvents(tx, emitted);
+    await addToInboxes(tx, written);
+    return [result, written] as const;
   });
   await services.events.publish(written);
   return result;
@@ -51,4 +53,28 @@ async function appendEvents(tx: Tx, events: NewEvent[]): Promise<StoredEvent[]> 
     })),
   });
   return rows.map(fromRow);
+}
+
+/**
+ * The inbox entries of the events just appended: one per recipient the event names, carrying the
+ * event's position so the live `notifications` stream and the inbox show the same entry.
+ */
+async function addToInboxes(tx: Tx, events: StoredEvent[]): Promise<void> {
+  const entries = events.flatMap((event) => {
+    const { notify = [], notification, from, to, changes } = event.data;
+    if (notification === undefined || event.bugId === null || event.projectId === null) return [];
+    return notify.map((recipientId) => ({
+      recipientId,
+      kind: notification,
+      actorId: event.actorId,
+      projectId: event.projectId!,
+      bugId: event.bugId!,
+      commentId: event.commentId,
+      position: event.position,
+      // The event's user is the assignee, for an assignment's sentence ("assigned you").
+      data: { from, to, changes, assigneeId: event.userId },
+      createdAt: event.createdAt,
+    }));
+  });
+  if (entries.length > 0) await tx.notification.createMany({ data: entries });
 }

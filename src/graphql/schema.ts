@@ -5,6 +5,9 @@ import '../modules/user/user';
 import '../modules/project/project';
 import '../modules/bug/bug';
 import '../modules/comment/comment';
+import '../modules/bug/history';
+import '../modules/bug/watching';
+import '../modules/inbox/inbox';
 import '../modules/realtime/realtime';
 
 // Every root query and mutation answers for the viewer: what they may see, what they may do.

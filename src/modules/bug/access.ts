@@ -25,7 +25,3 @@ export async function findReadableBug(db: Db, viewer: Viewer, bugId: string, fie
   return bug;
 }
 
-/** Who hears of a change personally: these people, once each, never the one who made it. */
-export function notified(actorId: string, ...userIds: (string | null)[]): string[] {
-  return [...new Set(userIds.filter((id): id is string => id !== null && id !== actorId))];
-}

@@ -1,7 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client';
 import { BugPriority, BugStatus } from '../../generated/prisma/enums';
 import type { ArgBuilder } from '@pothos/core';
-import { builder, type BuilderTypes, type PayloadFieldBuilder } from '../../graphql/builder';
+import { builder, type BuilderTypes } from '../../graphql/builder';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { badUserInput, conflict, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
@@ -10,8 +10,11 @@ import { transact } from '../../events/outbox';
 import { JOINED } from '../../infra/db';
 import { viewerOf, type Context } from '../../server/context';
 import { findReadableProject, isProjectMember } from '../project/access';
-import { findReadableBug, notified, readableBugs } from './access';
+import { findReadableBug, readableBugs } from './access';
 import { canMove, STATUS_MOVES } from './status';
+import { bugPayload } from './payload';
+import { recordBugChange } from './changes';
+import { fieldChanges } from './history';
 
 export const BugStatusEnum = builder.enumType(BugStatus, {
   name: 'BugStatus',
@@ -178,17 +181,6 @@ builder.prismaObjectField('Project', 'bugs', (t) =>
 
 // --- Changes ------------------------------------------------------------------------------------
 
-/** Every bug mutation answers with the bug as it now is, loaded with the client's selection. */
-const bugPayload = {
-  outputFields: (t: PayloadFieldBuilder<{ bugId: string }>) => ({
-    bug: t.prismaField({
-      type: 'Bug',
-      resolve: (query, payload, _args, ctx) =>
-        ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: payload.bugId } }),
-    }),
-  }),
-};
-
 type Db = Prisma.TransactionClient;
 
 async function assertAssignable(db: Db, projectId: string, assigneeId: string): Promise<void> {
@@ -234,13 +226,20 @@ builder.relayMutationField(
           },
           select: { id: true },
         });
-        emit({
+        const priority = input.priority ?? 'MEDIUM';
+        await recordBugChange(tx, emit, {
           type: 'BUG_CREATED',
           actorId: viewer.id,
           projectId,
           bugId: bug.id,
           userId: assigneeId,
-          data: { notify: notified(viewer.id, assigneeId) },
+          activity: 'CREATED',
+          changes: fieldChanges(
+            { title: null, description: null, status: null, priority: null, assignee: null },
+            { title, description: description || undefined, status: 'OPEN', priority, assignee: await nameOf(tx, assigneeId) },
+          ),
+          watchers: [viewer.id, assigneeId],
+          notification: { kind: 'BUG_ASSIGNED', toWatchers: false, alsoNotify: assigneeId },
         });
         return bug;
       });
@@ -276,8 +275,22 @@ builder.relayMutationField(
       }
       await transact(ctx, async (tx, emit) => {
         const { projectId } = await findReadableBug(tx, viewer, bugId, 'bugId');
+        const before = await tx.bug.findUniqueOrThrow({
+          where: { id: bugId },
+          select: { title: true, description: true, priority: true },
+        });
         await tx.bug.update({ where: { id: bugId }, data, select: { id: true } });
-        emit({ type: 'BUG_UPDATED', actorId: viewer.id, projectId, bugId });
+        const changes = fieldChanges(before, data);
+        const edited = changes.some((change) => change.field === 'title' || change.field === 'description');
+        await recordBugChange(tx, emit, {
+          type: 'BUG_UPDATED',
+          actorId: viewer.id,
+          projectId,
+          bugId,
+          activity: changes.length > 0 ? 'UPDATED' : undefined,
+          changes,
+          notification: edited ? { kind: 'BUG_EDITED', toWatchers: true } : undefined,
+        });
       });
       return { bugId };
     },
@@ -301,7 +314,7 @@ builder.relayMutationField(
       const bugId = parseId(input.bugId, 'Bug', 'bugId');
       const to = input.status;
       await transact(ctx, async (tx, emit) => {
-        const { status: from, projectId, reporterId } = await findReadableBug(tx, viewer, bugId, 'bugId');
+        const { status: from, projectId } = await findReadableBug(tx, viewer, bugId, 'bugId');
         if (!canMove(from, to)) throw badUserInput('status', `A bug cannot move from ${from} to ${to}.`);
         // Conditional on the status we checked, so two racing moves cannot both pass the check.
         const { count } = await tx.bug.updateMany({
@@ -309,12 +322,15 @@ builder.relayMutationField(
           data: { status: to, closedAt: to === 'CLOSED' ? new Date() : null },
         });
         if (count === 0) throw conflict('status', 'The bug changed meanwhile; reload it and try again.');
-        emit({
+        await recordBugChange(tx, emit, {
           type: 'BUG_STATUS_CHANGED',
           actorId: viewer.id,
           projectId,
           bugId,
-          data: { from, to, notify: notified(viewer.id, reporterId) },
+          activity: 'STATUS_CHANGED',
+          changes: [{ field: 'status', from, to }],
+          notification: { kind: 'STATUS_CHANGED', toWatchers: true },
+          data: { from, to },
         });
       });
       return { bugId };
@@ -342,17 +358,40 @@ builder.relayMutationField(
         if (assigneeId !== null) await assertAssignable(tx, bug.projectId, assigneeId);
         if (bug.assigneeId === assigneeId) return;
         await tx.bug.update({ where: { id: bugId }, data: { assigneeId }, select: { id: true } });
-        emit({
-          type: 'BUG_ASSIGNED',
-          actorId: viewer.id,
-          projectId: bug.projectId,
-          bugId,
-          userId: assigneeId,
-          data: { notify: notified(viewer.id, assigneeId) },
-        });
+        await recordAssignment(tx, emit, viewer.id, { ...bug, bugId }, assigneeId);
       });
       return { bugId };
     },
   },
   bugPayload,
 );
+
+/** A person's name, as history shows them; null for nobody. */
+async function nameOf(db: Db, userId: string | null): Promise<string | null> {
+  if (userId === null) return null;
+  return (await db.user.findUniqueOrThrow({ where: { id: userId }, select: { name: true } })).name;
+}
+
+/**
+ * A bug's assignee changed from `bug.assigneeId` to `assigneeId` (null: unassigned): the new
+ * assignee starts watching and is told, and so is every watcher but the one who did it.
+ */
+export async function recordAssignment(
+  tx: Db,
+  emit: Parameters<typeof recordBugChange>[1],
+  actorId: string,
+  bug: { bugId: string; projectId: string; assigneeId: string | null },
+  assigneeId: string | null,
+): Promise<void> {
+  await recordBugChange(tx, emit, {
+    type: 'BUG_ASSIGNED',
+    actorId,
+    projectId: bug.projectId,
+    bugId: bug.bugId,
+    userId: assigneeId,
+    activity: 'ASSIGNED',
+    changes: [{ field: 'assignee', from: await nameOf(tx, bug.assigneeId), to: await nameOf(tx, assigneeId) }],
+    watchers: [assigneeId],
+    notification: { kind: 'BUG_ASSIGNED', toWatchers: true, alsoNotify: assigneeId },
+  });
+}

@@ -4,7 +4,8 @@ import { SHARED } from '../../graphql/viewer';
 import { parseId } from '../../graphql/ids';
 import { LIMITS, requiredText } from '../../graphql/validation';
 import { viewerOf } from '../../server/context';
-import { findReadableBug, notified, readableComments } from '../bug/access';
+import { findReadableBug, readableComments } from '../bug/access';
+import { recordBugChange } from '../bug/changes';
 
 export const CommentNode = builder.prismaNode('Comment', {
   id: { field: 'id' },
@@ -38,13 +39,15 @@ builder.relayMutationField(
       const comment = await transact(ctx, async (tx, emit) => {
         const bug = await findReadableBug(tx, viewer, bugId, 'bugId');
         const comment = await tx.comment.create({ data: { bugId, authorId: viewer.id, body }, select: { id: true } });
-        emit({
+        await recordBugChange(tx, emit, {
           type: 'COMMENT_ADDED',
           actorId: viewer.id,
           projectId: bug.projectId,
           bugId,
           commentId: comment.id,
-          data: { notify: notified(viewer.id, bug.reporterId, bug.assigneeId) },
+          activity: 'COMMENTED',
+          watchers: [viewer.id],
+          notification: { kind: 'COMMENT_ADDED', toWatchers: true },
         });
         return comment;
       });

@@ -8,6 +8,8 @@ import { transact } from '../../events/outbox';
 import { JOINED } from '../../infra/db';
 import { viewerOf } from '../../server/context';
 import { UserNode } from '../user/user';
+import { recordAssignment } from '../bug/bug';
+import { stopWatchingProject } from '../bug/watching';
 import { assertCanManageProject, findReadableProject, isProjectMember, readableProjects } from './access';
 
 export const ProjectNode = builder.prismaNode('Project', {
@@ -196,13 +198,17 @@ builder.relayMutationField(
         if (project.ownerId === userId) throw badUserInput('userId', "The project's owner cannot be removed.");
         if (!(await isProjectMember(tx, projectId, userId))) throw notFound('Member', 'userId');
         // An assignee must be a member, so whoever leaves leaves their bugs unassigned.
+        // They stop watching its bugs too, before the unassignments below tell the watchers.
+        await stopWatchingProject(tx, projectId, userId);
         const unassigned = await tx.bug.updateManyAndReturn({
           where: { projectId, assigneeId: userId },
           data: { assigneeId: null },
           select: { id: true },
         });
         await tx.projectMember.delete({ where: { projectId_userId: { projectId, userId } } });
-        for (const bug of unassigned) emit({ type: 'BUG_ASSIGNED', actorId: viewer.id, projectId, bugId: bug.id });
+        for (const bug of unassigned) {
+          await recordAssignment(tx, emit, viewer.id, { bugId: bug.id, projectId, assigneeId: userId }, null);
+        }
         emit({ type: 'MEMBER_REMOVED', actorId: viewer.id, projectId, userId });
       });
       return { projectId };

@@ -36,20 +36,6 @@ export async function canReadProjectOf(prisma: PrismaClient, viewer: Viewer, eve
   return isAdmin(viewer) || belongsToProjectOf(prisma, viewer, event);
 }
 
-/** A notification's sentence, from the bug and actor as they are now; loaded once per event. */
-export function describe(prisma: PrismaClient, event: StoredEvent): Promise<{ actor: string; bug: string }> {
-  return memo(event, 'names', async () => {
-    const [actor, bug] = await Promise.all([
-      prisma.user.findUniqueOrThrow({ where: { id: event.actorId }, select: { name: true } }),
-      prisma.bug.findUniqueOrThrow({
-        where: { id: event.bugId! },
-        select: { number: true, title: true, project: { select: { key: true } } },
-      }),
-    ]);
-    return { actor: actor.name, bug: `${bug.project.key}-${bug.number} "${bug.title}"` };
-  });
-}
-
 /** The route of everything addressed to one user: assignments to them, their notifications. */
 export const userRoute = (userId: string) => `user:${userId}`;
 /** The route of a member's projects, whichever they are at the time of the event. */

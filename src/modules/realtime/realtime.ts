@@ -1,5 +1,5 @@
 import type { EventType } from '../../generated/prisma/enums';
-import { encodeCursor, type StoredEvent } from '../../events/event';
+import type { StoredEvent } from '../../events/event';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../graphql/builder';
 import { NOT_CACHED } from '../../graphql/response-cache';
@@ -10,11 +10,13 @@ import { viewerOf, type Context, type Viewer } from '../../server/context';
 import { findReadableBug } from '../bug/access';
 import { findReadableProject, readableProjects } from '../project/access';
 import { UserStatusEnum } from '../user/user';
+import { NotificationNode, unreadCount } from '../inbox/inbox';
+import { eventFields } from './event-interface';
+import { FieldChangeType } from '../bug/history';
 import {
   belongsToProjectOf,
   bugRoute,
   canReadProjectOf,
-  describe,
   memberRoute,
   projectRoute,
   STATUS_ROUTE,
@@ -26,20 +28,6 @@ import {
 // delivered, and its objects are loaded with the subscriber's own selection.
 
 // --- Payload types ------------------------------------------------------------------------------
-
-// An event's payload is the same for everyone allowed to receive the event (the subscription
-// decides who that is), except where a field says otherwise.
-const eventFields = builder.interfaceRef<StoredEvent>('Event').implement({
-  extensions: SHARED,
-  description: 'Something that happened, at a position in the event log.',
-  fields: (t) => ({
-    cursor: t.string({
-      description: 'Where this event is in the log: pass it as `after` when you resubscribe to miss nothing.',
-      resolve: (event) => encodeCursor(event.position),
-    }),
-    occurredAt: t.field({ type: 'DateTime', resolve: (event) => event.createdAt }),
-  }),
-});
 
 const BUG_ACTIONS = {
   BUG_CREATED: 'CREATED',
@@ -56,13 +44,6 @@ const PROJECT_ACTIONS = {
   MEMBER_REMOVED: 'MEMBER_REMOVED',
 } as const satisfies Partial<Record<EventType, string>>;
 
-const NOTIFICATION_KINDS = {
-  BUG_CREATED: 'BUG_ASSIGNED',
-  BUG_ASSIGNED: 'BUG_ASSIGNED',
-  BUG_STATUS_CHANGED: 'STATUS_CHANGED',
-  COMMENT_ADDED: 'COMMENT_ADDED',
-} as const satisfies Partial<Record<EventType, string>>;
-
 const actionOf = <Actions extends Record<string, string>>(actions: Actions, event: StoredEvent) =>
   actions[event.type as keyof Actions]!;
 
@@ -72,10 +53,6 @@ const BugChangeAction = builder.enumType('BugChangeAction', {
 const ProjectChangeAction = builder.enumType('ProjectChangeAction', {
   values: ['CREATED', 'UPDATED', 'MEMBER_ADDED', 'MEMBER_REMOVED'] as const,
 });
-const NotificationKind = builder.enumType('NotificationKind', {
-  values: ['BUG_ASSIGNED', 'STATUS_CHANGED', 'COMMENT_ADDED'] as const,
-});
-
 /** An event type whose objects are loaded by id, with the subscriber's selection. */
 function eventType(name: string, description: string) {
   return builder.objectRef<StoredEvent>(name).implement({
@@ -90,7 +67,7 @@ const CommentAddedEvent = eventType('CommentAddedEvent', 'A comment was added to
 const UserStatusChangedEvent = eventType('UserStatusChangedEvent', "A user's status changed.");
 const BugChangedEvent = eventType('BugChangedEvent', 'A bug in one of your projects changed.');
 const ProjectChangedEvent = eventType('ProjectChangedEvent', 'One of your projects, or its membership, changed.');
-const Notification = eventType('Notification', 'Something you should hear about: never your own doing.');
+const NotificationsReadEvent = eventType('NotificationsReadEvent', 'Some of your notifications were marked read.');
 
 builder.objectFields(BugAssignedEvent, (t) => ({
   bug: t.prismaField({
@@ -124,6 +101,12 @@ builder.objectFields(UserStatusChangedEvent, (t) => ({
 
 builder.objectFields(BugChangedEvent, (t) => ({
   action: t.field({ type: BugChangeAction, resolve: (event) => actionOf(BUG_ACTIONS, event) }),
+  changes: t.field({
+    type: [FieldChangeType],
+    description:
+      "The bug's fields this change set, with old and new values (as in Bug.activity): empty for COMMENTED, and for an edit that changed nothing.",
+    resolve: (event) => event.data.changes ?? [],
+  }),
   bug: t.prismaField({
     type: 'Bug',
     resolve: (query, event, _args, ctx) => ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: event.bugId! } }),
@@ -132,6 +115,29 @@ builder.objectFields(BugChangedEvent, (t) => ({
     type: 'User',
     resolve: (query, event, _args, ctx) =>
       ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.actorId } }),
+  }),
+}));
+
+builder.objectFields(NotificationsReadEvent, (t) => ({
+  all: t.boolean({
+    description: 'Everything in your inbox was marked read.',
+    resolve: (event) => event.data.all ?? false,
+  }),
+  notifications: t.prismaField({
+    type: [NotificationNode],
+    description: 'The notifications marked read, as they now are; empty when `all` is true.',
+    extensions: PERSONAL,
+    resolve: (query, event, _args, ctx) =>
+      ctx.prisma.notification.findMany({
+        ...query,
+        where: { id: { in: event.data.read ?? [] }, recipientId: viewerOf(ctx).id },
+        orderBy: { seq: 'desc' },
+      }),
+  }),
+  unreadCount: t.int({
+    description: 'How many of your notifications are unread now.',
+    extensions: PERSONAL,
+    resolve: (_event, _args, ctx) => unreadCount(ctx.prisma, viewerOf(ctx)),
   }),
 }));
 
@@ -160,35 +166,6 @@ builder.objectFields(ProjectChangedEvent, (t) => ({
     description: 'Who was added or removed, for MEMBER_ADDED and MEMBER_REMOVED.',
     resolve: (query, { userId }, _args, ctx) =>
       optional(userId, (id) => ctx.prisma.user.findUnique({ ...query, where: { id } }), query),
-  }),
-}));
-
-builder.objectFields(Notification, (t) => ({
-  kind: t.field({ type: NotificationKind, resolve: (event) => actionOf(NOTIFICATION_KINDS, event) }),
-  message: t.string({
-    description: 'A sentence to show as it is, e.g. `Ada commented on WEB-3 "Login fails"`.',
-    resolve: async (event, _args, ctx) => {
-      const { actor, bug } = await describe(ctx.prisma, event);
-      switch (actionOf(NOTIFICATION_KINDS, event)) {
-        case 'BUG_ASSIGNED':
-          return `${actor} assigned you ${bug}`;
-        case 'STATUS_CHANGED':
-          return `${actor} moved ${bug} from ${event.data.from} to ${event.data.to}`;
-        case 'COMMENT_ADDED':
-          return `${actor} commented on ${bug}`;
-      }
-    },
-  }),
-  bug: t.prismaField({
-    type: 'Bug',
-    resolve: (query, event, _args, ctx) => ctx.prisma.bug.findUniqueOrThrow({ ...query, where: { id: event.bugId! } }),
-  }),
-  comment: t.prismaField({
-    type: 'Comment',
-    nullable: true,
-    description: 'The new comment, for COMMENT_ADDED.',
-    resolve: (query, { commentId }, _args, ctx) =>
-      optional(commentId, (id) => ctx.prisma.comment.findUnique({ ...query, where: { id } }), query),
   }),
 }));
 
@@ -331,22 +308,43 @@ builder.subscriptionFields((t) => {
       },
       resolve: (event) => event,
     }),
-    notifications: t.field({
-      type: Notification,
+    notifications: t.prismaField({
+      type: NotificationNode,
       description:
-        'Your personal stream: bugs assigned to you, status changes of bugs you reported, comments on bugs you reported or are assigned. Never your own doing.',
+        'Your inbox, live: a notification for every change to a bug you watch (status, comment, assignment, edit of ' +
+        'title or description) and for bugs assigned to you, never of your own doing. The same entries as ' +
+        '`Query.notifications` (same ids); `after` resumes from a notification\'s cursor.',
       args: { after: afterArg() },
       subscribe: (_root, args, ctx) => {
         const viewer = viewerOf(ctx);
-        const isNotification = is(NOTIFICATION_KINDS);
         return subscribe(
           ctx,
           args.after,
           userRoute(viewer.id),
           async (event) =>
-            isNotification(event) &&
+            event.data.notification !== undefined &&
             (event.data.notify ?? []).includes(viewer.id) &&
             (await canReadProjectOf(ctx.prisma, viewer, event)),
+        );
+      },
+      resolve: (query, event: StoredEvent, _args, ctx) =>
+        ctx.prisma.notification.findUniqueOrThrow({
+          ...query,
+          where: { position_recipientId: { position: event.position, recipientId: viewerOf(ctx).id } },
+        }),
+    }),
+    notificationsRead: t.field({
+      type: NotificationsReadEvent,
+      description:
+        'Your notifications marked read, on any of your devices (markNotificationsRead), so every open inbox can update its badge and list.',
+      args: { after: afterArg() },
+      subscribe: (_root, args, ctx) => {
+        const viewer = viewerOf(ctx);
+        return subscribe(
+          ctx,
+          args.after,
+          userRoute(viewer.id),
+          (event) => event.type === 'NOTIFICATIONS_READ' && event.userId === viewer.id,
         );
       },
       resolve: (event) => event,

@@ -5,21 +5,29 @@ import { createYoga } from 'graphql-yoga';
 import type { Config } from './config';
 import { openBus } from './events/bus';
 import { EventFeed } from './events/feed';
-import { useErrorMasking } from './graphql/masking';
+import { useErrorMasking, type MaskingLog } from './graphql/masking';
 import { useInputHygiene } from './graphql/input-hygiene';
 import { operationLimits } from './graphql/limits';
 import { ResponseCache, useResponseCache } from './graphql/response-cache';
 import { schema } from './graphql/schema';
+import { pruneInbox } from './modules/inbox/inbox';
 import { routesOf } from './modules/realtime/audience';
 import { useSharedSubscriptionResults } from './modules/realtime/shared-results';
 import { openDatabase, type Database } from './infra/db';
-import { databaseId, migrate } from './infra/migrations';
+import { createLogger, yogaLogger, type Logger } from './infra/log';
+import { databaseId, migrate, MIGRATIONS_DIR } from './infra/migrations';
 import { resolveJwtSecret, TokenService } from './server/auth';
 import type { Context } from './server/context';
 import { clientAddress } from './server/client-address';
+import { compressResults } from './server/compression';
+import { graphiqlPage } from './server/graphiql';
 import { buildContext } from './server/http-context';
 import { corsOptions, CSRF_HEADER, httpPlugins, limitRequestBody } from './server/http';
+import { Metrics } from './server/metrics';
+import { serveProbes } from './server/probes';
 import { RateLimits, useOperationRateLimit } from './server/rate-limits';
+import { logRequests, requestLog, useOperationLog } from './server/request-log';
+import { drainable } from './server/shutdown';
 import { useTokenExpiry } from './server/token-expiry';
 import { Viewers } from './server/viewers';
 import { serveWebSockets } from './server/websocket';
@@ -30,8 +38,18 @@ export interface App {
   readonly events: EventFeed;
   /** Listens on `port` (default: the configured one; 0 for any free port) and returns where. */
   start(port?: number): Promise<{ port: number; url: string }>;
-  /** Stops accepting requests, closes open connections and the database. */
+  /**
+   * Stops accepting connections, lets HTTP requests in flight finish (for up to
+   * SHUTDOWN_TIMEOUT_MS, then cuts them), closes every WebSocket with 1001, then the event feed, bus
+   * and database.
+   */
   stop(): Promise<void>;
+}
+
+/** What createApp takes besides the configuration. */
+export interface AppOptions {
+  /** Where the app logs; default: a logger made from the configuration (LOG_LEVEL, LOG_PRETTY) on stdout. */
+  log?: Logger;
 }
 
 const EXAMPLE_OPERATIONS = /* GraphQL */ `
@@ -75,35 +93,57 @@ const EXAMPLE_OPERATIONS = /* GraphQL */ `
   }
 `;
 
-const logError = (message: string, error: unknown) => console.error(message, error);
-
 /** Opens the database, brings its schema up to date and wires HTTP to the GraphQL schema. */
-export async function createApp(config: Config): Promise<App> {
-  const db = await openDatabase({ ...config, owner: 'the BugZapp server' });
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const log = options.log ?? createLogger({ level: config.logLevel, pretty: config.logPretty });
+  /** The logger of the operation `context` belongs to, when there is one (see Context.log). */
+  const logOf = (context: Readonly<Record<string, unknown>> | undefined): Logger =>
+    (context?.log as Logger | undefined) ?? requestLog(context?.req) ?? log;
+  const logError: MaskingLog = (message, error, context) => logOf(context).error({ err: error }, message);
+  const db = await openDatabase({ ...config, owner: 'the BugZapp server', log });
   try {
-    await migrate(db);
+    await migrate(db, MIGRATIONS_DIR, log);
   } catch (error) {
     await db.close();
     throw error;
   }
-  if (config.logSql) db.onQuery((sql) => console.debug(`[sql] ${sql}`));
+  if (config.logSql) {
+    const sqlLog = log.child({ component: 'sql' });
+    db.onQuery((sql) => sqlLog.info({ sql }, 'sql'));
+  }
   const tokens = new TokenService(await resolveJwtSecret(config), config.jwtTtlSeconds);
-  const bus = await openBus(config.redisUrl, await databaseId(db)).catch(async (error: unknown) => {
+  const bus = await openBus(config.redisUrl, await databaseId(db), log).catch(async (error: unknown) => {
     await db.close();
     throw error;
   });
+  // Read when scraped, by which time `events` is there.
+  const metrics = config.metrics
+    ? new Metrics({ backlog: () => events.backlog(), poolStats: () => db.poolStats() })
+    : undefined;
   const events = await EventFeed.open(db.prisma, bus, {
     pollMs: config.eventPollMs,
     retentionDays: config.eventRetentionDays,
     routesOf: (event) => routesOf(db.prisma, event),
+    onPublish: metrics?.published,
+    log: (message, error) => log.error({ err: error }, message),
   });
-  const rateLimits = await RateLimits.open(config.limits, {
-    redisUrl: config.redisUrl,
-    databaseId: await databaseId(db),
-  });
+  const inboxPruning = keepPruning(
+    () => pruneInbox(db.prisma, config.notificationRetentionDays),
+    (error) => log.error({ err: error }, 'Pruning the inbox failed'),
+  );
+  const rateLimits = await RateLimits.open(
+    config.limits,
+    {
+      redisUrl: config.redisUrl,
+      databaseId: await databaseId(db),
+      log,
+    },
+    metrics?.refused,
+  );
   const viewers = new Viewers(db.prisma, config.jwtTtlSeconds * 1000);
   events.onEvent((event) => viewers.onEvent(event));
   const services = { prisma: db.prisma, tokens, events, viewers, rateLimits };
+  const graphiql = graphiqlPage(renderGraphiQL);
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -111,26 +151,35 @@ export async function createApp(config: Config): Promise<App> {
     graphiql: config.graphiql
       ? { title: 'BugZapp', defaultQuery: EXAMPLE_OPERATIONS, additionalHeaders: { [CSRF_HEADER]: 'graphiql' } }
       : false,
-    // Serves GraphiQL's bundle from the package instead of a CDN, so it works offline too.
-    renderGraphiQL,
+    // Serves GraphiQL's bundle from the package instead of a CDN, so it works offline too; rendered
+    // once, and served compressed with an ETag (see graphiql.ts).
+    renderGraphiQL: graphiql.render,
     landingPage: false,
     cors: corsOptions(config.corsOrigins),
     // limitRequestBody (below) reads at most MAX_BODY_BYTES before yoga sees the request.
     maxRequestBodySize: false,
     // Our own masking plugin rather than yoga's, which would also log every expected error it maps.
     maskedErrors: false,
+    logging: yogaLogger(log.child({ component: 'yoga' })),
     plugins: [
       ...httpPlugins(),
+      // After httpPlugins: its Cache-Control replaces their no-store on the page alone.
+      graphiql.plugin,
+      // Before the plugins that may answer an operation themselves, so that it hears of every one.
+      useOperationLog(),
+      // Before every plugin that can answer an operation in its stead (limits, rate limits, the
+      // response cache), so that their answers are counted too.
+      ...(metrics === undefined ? [] : [metrics.operationPlugin()]),
       ...operationLimits(config),
       useOperationRateLimit(),
       useTokenExpiry(),
-      useSharedSubscriptionResults(logError),
+      useSharedSubscriptionResults(logError, metrics?.subscriptionStarted),
       useInputHygiene(),
       ...(config.responseCache ? [useResponseCache(new ResponseCache(events, config.databaseUrl !== undefined))] : []),
       useErrorMasking(logError),
     ],
-    // Over WebSocket, the authorization and address come from the socket (see serveWebSockets)
-    // rather than from this request's headers.
+    // Over WebSocket, the authorization, address and logger come from the socket (see
+    // serveWebSockets) rather than from this request.
     context: (initial) =>
       buildContext(
         services,
@@ -140,17 +189,45 @@ export async function createApp(config: Config): Promise<App> {
         typeof initial.clientAddress === 'string'
           ? initial.clientAddress
           : clientAddress(initial.req as IncomingMessage, config.trustProxy),
+        logOf(initial),
       ),
   });
-  const server = http.createServer(
-    limitRequestBody(yoga.requestListener, { maxBytes: config.limits.maxBodyBytes, corsOrigins: config.corsOrigins }),
+  const requests = drainable(
+    // Probes come before the request log, which would otherwise gain a line per probe.
+    serveProbes(
+      logRequests(
+        compressResults(
+          limitRequestBody(yoga.requestListener, {
+            maxBytes: config.limits.maxBodyBytes,
+            corsOrigins: config.corsOrigins,
+          }),
+        ),
+        log,
+      ),
+      {
+        checks: {
+          // Its error goes to the log only: the probe's answer must not show where the database is.
+          database: () =>
+            db.prisma.$queryRaw`SELECT 1`.catch((error: unknown) => {
+              throw new Error('SELECT 1 failed', { cause: error });
+            }),
+          ...(config.redisUrl === undefined ? {} : { redis: () => bus.check() }),
+        },
+        metrics,
+        metricsToken: config.metricsToken,
+        log: (message, error) => log.warn({ err: error }, message),
+      },
+    ),
   );
+  const server = http.createServer(requests.listener);
   const webSockets = serveWebSockets(yoga, server, {
     services,
     limits: config.limits,
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     connectionInitWaitTimeout: config.wsInitTimeoutMs,
+    log,
+    metrics,
   });
 
   return {
@@ -168,15 +245,22 @@ export async function createApp(config: Config): Promise<App> {
         });
       }),
     async stop() {
+      // Listening stops at once; requests in flight finish while the sockets are told to go.
+      const drained = requests.drain(server, config.shutdownTimeoutMs, log);
       await webSockets.dispose();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await drained;
+      clearInterval(inboxPruning);
       await events.close();
       await bus.close();
       await rateLimits.close();
       await db.close();
     },
   };
+}
+
+/** Runs `prune` now and then once an hour, in the background; returns the timer to clear. */
+function keepPruning(prune: () => Promise<void>, onError: (error: unknown) => void): NodeJS.Timeout {
+  const run = () => void prune().catch(onError);
+  run();
+  return setInterval(run, 3600_000).unref();
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { LOG_LEVELS, type LogLevel } from './infra/log';
 
 /** Everything the app reads from its environment, validated once at start. */
 export interface Config {
@@ -23,12 +24,26 @@ export interface Config {
   responseCache: boolean;
   /** Log every SQL statement Prisma runs. `LOG_SQL=true`, default off. */
   logSql: boolean;
+  /** The quietest level logged: trace, debug, info, warn, error, fatal or silent. `LOG_LEVEL`, default info. */
+  logLevel: LogLevel;
+  /**
+   * Human-readable log lines (pino-pretty, a devDependency) instead of JSON. `LOG_PRETTY`, default:
+   * on when stdout is a terminal, except in production.
+   */
+  logPretty: boolean;
+  /**
+   * How long stopping (SIGTERM, SIGINT) waits for HTTP requests in flight before cutting them.
+   * `SHUTDOWN_TIMEOUT_MS`, default 10 s.
+   */
+  shutdownTimeoutMs: number;
   /** `redis://...` to fan events out to every instance; unset, events stay in this process. */
   redisUrl: string | undefined;
   /** How long a WebSocket may stay open without `connection_init`. `WS_INIT_TIMEOUT_MS`, default 10 s. */
   wsInitTimeoutMs: number;
   /** How long events stay replayable. `EVENT_RETENTION_DAYS`, default 7. */
   eventRetentionDays: number;
+  /** How long inbox entries are kept, read or not. `NOTIFICATION_RETENTION_DAYS`, default 180, at least the event retention. */
+  notificationRetentionDays: number;
   /** How often each instance checks the event table for events the bus did not bring. `EVENT_POLL_MS`, default 1 s. */
   eventPollMs: number;
   /** What a client may ask of the server; see Limits. */
@@ -46,6 +61,13 @@ export interface Config {
   corsOrigins: readonly string[] | 'localhost';
   /** Answer introspection queries (HTTP and WebSocket). `INTROSPECTION`, default: on except in production. */
   introspection: boolean;
+  /** Collect Prometheus metrics and serve them on `/metrics`. `METRICS=false` does neither (404); default on. */
+  metrics: boolean;
+  /**
+   * When set, `/metrics` answers only requests with `Authorization: Bearer <token>` (401 otherwise).
+   * `METRICS_TOKEN`, default unset: anyone who can reach the port can read the metrics.
+   */
+  metricsToken: string | undefined;
 }
 
 /**
@@ -139,9 +161,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphiql: boolean(env, 'GRAPHIQL', !production),
     responseCache: boolean(env, 'RESPONSE_CACHE', true),
     logSql: boolean(env, 'LOG_SQL', false),
+    logLevel: logLevel(env),
+    logPretty: boolean(env, 'LOG_PRETTY', !production && process.stdout.isTTY === true),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     redisUrl,
     wsInitTimeoutMs: integer(env, 'WS_INIT_TIMEOUT_MS', 10_000, 100, 600_000),
     eventRetentionDays: integer(env, 'EVENT_RETENTION_DAYS', 7, 1, 3650),
+    notificationRetentionDays: notificationRetentionDays(env),
     eventPollMs: integer(env, 'EVENT_POLL_MS', 1000, 10, 600_000),
     limits: Object.fromEntries(
       Object.entries(LIMITS).map(([key, [name, fallback, max]]) => [key, integer(env, name, fallback, 0, max)]),
@@ -149,7 +175,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustProxy(env),
     corsOrigins: corsOrigins(env, production),
     introspection: boolean(env, 'INTROSPECTION', !production),
+    metrics: boolean(env, 'METRICS', true),
+    metricsToken: metricsToken(env),
   };
+}
+
+function metricsToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = nonEmpty(env.METRICS_TOKEN);
+  // It travels as `Authorization: Bearer <token>`, which cannot carry whitespace.
+  if (token !== undefined && /\s/.test(token)) {
+    throw new ConfigError('METRICS_TOKEN must not contain whitespace (e.g. `openssl rand -hex 32`).');
+  }
+  return token;
+}
+
+function logLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const raw = nonEmpty(env.LOG_LEVEL)?.toLowerCase();
+  if (raw === undefined) return 'info';
+  const level = LOG_LEVELS.find((name) => name === raw);
+  if (level === undefined) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}".`);
+  return level;
+}
+
+/** The inbox outlives the event log, so a notification is never gone while its event can still be replayed. */
+function notificationRetentionDays(env: NodeJS.ProcessEnv): number {
+  const events = integer(env, 'EVENT_RETENTION_DAYS', 7, 1, 3650);
+  const days = integer(env, 'NOTIFICATION_RETENTION_DAYS', Math.max(180, events), 1, 36500);
+  if (days < events) {
+    throw new ConfigError(`NOTIFICATION_RETENTION_DAYS (${days}) must be at least EVENT_RETENTION_DAYS (${events}).`);
+  }
+  return days;
 }
 
 function trustProxy(env: NodeJS.ProcessEnv): number {

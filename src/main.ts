@@ -1,32 +1,71 @@
+import os from 'node:os';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { DataDirectoryLockedError } from './infra/data-dir-lock';
 import { describeDemoData, seedDemoData } from './infra/demo-data';
+import { createLogger, type Logger } from './infra/log';
+
+/**
+ * How long stopping may run past SHUTDOWN_TIMEOUT_MS (closing sockets, the event feed, the bus and
+ * the database) before the process gives up on it and exits with 1.
+ */
+const STOP_GRACE_MS = 5_000;
+
+/** The app's logger, once the configuration says how to make it. */
+let log: Logger | undefined;
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const app = await createApp(config);
+  const appLog = (log = createLogger({ level: config.logLevel, pretty: config.logPretty }));
+  const app = await createApp(config, { log: appLog });
   // `npm start -- --seed`: the way to load the demo data into an embedded database this server owns.
   if (process.argv.includes('--seed')) {
     const lines = (await seedDemoData(app.db)) ? describeDemoData() : ['The database already has users; not seeding.'];
-    for (const line of lines) console.log(line);
+    for (const line of lines) appLog.info(line);
   }
-  const { url } = await app.start();
+  const { port, url } = await app.start();
   const storage =
     config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL';
-  console.log(`BugZapp is listening on ${url} (${storage}${config.graphiql ? '; GraphiQL on' : ''})`);
+  appLog.info(
+    { port, url, storage: config.databaseUrl === undefined ? 'pglite' : 'postgresql', graphiql: config.graphiql },
+    `BugZapp is listening on ${url} (${storage}${config.graphiql ? '; GraphiQL on' : ''})`,
+  );
 
-  const shutdown = async (signal: string) => {
-    console.log(`${signal}: shutting down`);
-    await app.stop();
-    process.exit(0);
+  // The first signal stops gracefully (see App.stop); a second one, from someone who will not wait,
+  // exits at once, as a process killed by that signal would.
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      appLog.warn(`${signal} again: exiting without finishing the shutdown`);
+      process.exit(128 + os.constants.signals[signal]);
+    }
+    stopping = true;
+    appLog.info(`${signal}: shutting down`);
+    setTimeout(() => {
+      appLog.error(`Shutdown took longer than ${config.shutdownTimeoutMs + STOP_GRACE_MS} ms; exiting`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs + STOP_GRACE_MS).unref();
+    app.stop().then(
+      () => {
+        appLog.info('Stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        appLog.error({ err: error }, 'Shutdown failed');
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
-  else console.error(error instanceof DataDirectoryLockedError ? error.message : error);
+  // Without a configuration there is no logger of the app's yet: what stopped it goes to stderr.
+  const fatal =
+    log ?? createLogger({ level: 'info', pretty: process.env.NODE_ENV !== 'production' && process.stderr.isTTY }, 2);
+  if (error instanceof ConfigError) fatal.fatal(`Configuration error: ${error.message}`);
+  else if (error instanceof DataDirectoryLockedError) fatal.fatal(error.message);
+  else fatal.fatal({ err: error }, 'BugZapp could not start');
   process.exit(1);
 });

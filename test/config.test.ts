@@ -30,6 +30,36 @@ describe('configuration', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL must start with postgresql/);
   });
 
+  it('serves metrics by default, openly unless METRICS_TOKEN is set, and refuses a token a header cannot carry', () => {
+    expect(loadConfig({})).toMatchObject({ metrics: true, metricsToken: undefined });
+    expect(loadConfig({ METRICS: 'false', METRICS_TOKEN: ' s3cret ' })).toMatchObject({
+      metrics: false,
+      metricsToken: 's3cret',
+    });
+    expect(() => loadConfig({ METRICS_TOKEN: 'two words' })).toThrow(/METRICS_TOKEN must not contain whitespace/);
+  });
+
+  it('keeps the inbox at least as long as the event log it can be replayed from', () => {
+    expect(loadConfig({}).notificationRetentionDays).toBe(180);
+    expect(loadConfig({ EVENT_RETENTION_DAYS: '365' }).notificationRetentionDays).toBe(365);
+    expect(() => loadConfig({ EVENT_RETENTION_DAYS: '30', NOTIFICATION_RETENTION_DAYS: '10' })).toThrow(
+      'NOTIFICATION_RETENTION_DAYS (10) must be at least EVENT_RETENTION_DAYS (30).',
+    );
+  });
+
+  it('logs at info, pretty only at a terminal outside production, and waits 10 s for requests when stopping', () => {
+    expect(loadConfig({})).toMatchObject({ logLevel: 'info', shutdownTimeoutMs: 10_000 });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).logPretty).toBe(false);
+    expect(loadConfig({ LOG_LEVEL: 'DEBUG', LOG_PRETTY: 'true', SHUTDOWN_TIMEOUT_MS: '0' })).toMatchObject({
+      logLevel: 'debug',
+      logPretty: true,
+      shutdownTimeoutMs: 0,
+    });
+    expect(() => loadConfig({ LOG_LEVEL: 'verbose' })).toThrow(
+      'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose".',
+    );
+  });
+
   it('stops the server at start, with a clear message, in production without a secret', () => {
     const root = path.resolve(__dirname, '..');
     const result = spawnSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), 'src/main.ts'], {

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client';
+import { defaultLogger } from '../infra/log';
 import type { Bus } from './bus';
 import {
   cursorError,
@@ -24,6 +25,8 @@ export interface FeedOptions {
    * only by events on one of its routes, so it must name every route that its filter could accept.
    */
   routesOf: (event: StoredEvent) => Promise<Iterable<string>>;
+  /** Told of each event this instance publishes after its own commit (for metrics). */
+  onPublish?: (event: StoredEvent) => void;
   log?: (message: string, error: unknown) => void;
 }
 
@@ -61,6 +64,8 @@ export class EventFeed implements EventSink {
   readonly #listeners = new Set<EventListener>();
   #catchingUp: Promise<void> | undefined;
   #catchUpAgain = false;
+  /** The last read of the table failed: a database outage is logged once, not at every poll. */
+  #readFailing = false;
   #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
   readonly #bufferSize: number;
@@ -72,7 +77,7 @@ export class EventFeed implements EventSink {
     private readonly options: FeedOptions,
   ) {
     this.#bufferSize = options.bufferSize ?? 4096;
-    this.#log = options.log ?? ((message, error) => console.error(message, error));
+    this.#log = options.log ?? ((message, error) => defaultLogger().error({ err: error }, message));
   }
 
   /** Starts at the newest committed event, listening on the bus and polling the table. */
@@ -106,6 +111,7 @@ export class EventFeed implements EventSink {
   /** After a commit: this instance's subscribers first, then every other instance through the bus. */
   async publish(events: StoredEvent[]): Promise<void> {
     for (const event of events) {
+      this.options.onPublish?.(event);
       this.#accept(event);
       try {
         await this.bus.engine.publish(this.bus.channel, toMessage(event));
@@ -131,7 +137,13 @@ export class EventFeed implements EventSink {
         } while (page.length === PAGE);
       } while (this.#catchUpAgain);
     })()
-      .catch((error: unknown) => this.#log('Reading new events failed', error))
+      .then(() => {
+        this.#readFailing = false;
+      })
+      .catch((error: unknown) => {
+        if (!this.#readFailing) this.#log('Reading new events failed (not logged again until a read succeeds)', error);
+        this.#readFailing = true;
+      })
       .finally(() => (this.#catchingUp = undefined));
     return this.#catchingUp;
   }
@@ -268,6 +280,16 @@ export class EventFeed implements EventSink {
       );
     }
     return position;
+  }
+
+  /**
+   * How many committed events this instance has yet to append: the newest position in the table
+   * minus `head`. One index lookup. Briefly non-zero while another instance's event is on its
+   * way here; a backlog that stays means this instance is falling behind.
+   */
+  async backlog(): Promise<bigint> {
+    const newest = await this.newestPosition();
+    return newest > this.#head ? newest - this.#head : 0n;
   }
 
   /** The cursor of the newest committed event: state read after it is at least that new. */

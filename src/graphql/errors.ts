@@ -88,6 +88,23 @@ export function maskError(raw: unknown, log: (message: string, error: unknown) =
   });
 }
 
+/**
+ * The `extensions.code` a client will see for `raw` once maskError has run, worked out the same
+ * way but without logging anything: for metrics, which look at results before masking does.
+ * Undefined for a GraphQL error that passes through without a code (graphql-js's own).
+ */
+export function errorCode(raw: unknown): string | undefined {
+  const located = raw instanceof GraphQLError ? raw : undefined;
+  const original = located?.originalError ?? raw;
+  const known = fromLibraryError(original);
+  if (known !== undefined) return known.extensions.code as string;
+  if (located !== undefined && (original === undefined || original instanceof GraphQLError)) {
+    const code = located.extensions.code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
 function fromLibraryError(original: unknown): GraphQLError | undefined {
   if (original instanceof PothosValidationError) {
     return badUserInput(/cursor/i.test(original.message) ? 'after' : 'input', original.message);

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client';
 import { lockDataDirectory } from './data-dir-lock';
+import { defaultLogger, type Logger } from './log';
 
 /** One connection's worth of raw SQL, for what Prisma Client cannot say: multi-statement scripts and session locks. */
 export interface SqlSession {
@@ -29,8 +30,20 @@ export interface Database {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** Calls `listener` with every SQL statement Prisma Client runs; returns the unsubscriber. */
   onQuery(listener: (sql: string) => void): () => void;
+  /** The PostgreSQL pool's connections right now (for metrics); undefined on PGlite, which has no pool. */
+  poolStats(): PoolStats | undefined;
   /** Closes Prisma Client and the driver; calling it again waits for the first close. */
   close(): Promise<void>;
+}
+
+/** A connection pool at one moment, as `pg.Pool` counts it. */
+export interface PoolStats {
+  /** Connections open, idle or lent out. */
+  total: number;
+  /** Open connections nobody is using. */
+  idle: number;
+  /** Queries waiting for a connection because every one is lent out. */
+  waiting: number;
 }
 
 export interface DatabaseOptions {
@@ -39,13 +52,15 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Who opens an embedded database, for the message a second process gets (see data-dir-lock.ts). */
   owner?: string;
+  /** Where a pooled PostgreSQL connection's failure is reported; default: defaultLogger(). */
+  log?: Logger;
 }
 
 /** Opens the database the configuration names. One code path above the driver adapter. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl === undefined
     ? openPGlite(options.dataDir, options.owner ?? 'a BugZapp process')
-    : openPostgres(options.databaseUrl);
+    : openPostgres(options.databaseUrl, options.log ?? defaultLogger());
 }
 
 async function openPGlite(dataDir: string, owner: string): Promise<Database> {
@@ -66,14 +81,15 @@ async function openPGlite(dataDir: string, owner: string): Promise<Database> {
   return withPrisma('pglite', new PrismaPGlite(pglite), {
     // PGlite is a single connection: every caller already has it to itself.
     withSession: (fn) => fn(session),
+    poolStats: () => undefined,
     close: () => pglite.close().finally(unlock),
   });
 }
 
-function openPostgres(connectionString: string): Database {
+function openPostgres(connectionString: string, log: Logger): Database {
   const pool = new pg.Pool({ connectionString });
   // Without a listener an idle client's network error would crash the process.
-  pool.on('error', (error) => console.error('PostgreSQL pool error:', error.message));
+  pool.on('error', (error) => log.error(`PostgreSQL pool error: ${error.message}`));
   return withPrisma('postgresql', new PrismaPg(pool), {
     withSession: async (fn) => {
       const client = await pool.connect();
@@ -86,6 +102,7 @@ function openPostgres(connectionString: string): Database {
         client.release();
       }
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   });
 }
@@ -93,7 +110,7 @@ function openPostgres(connectionString: string): Database {
 function withPrisma(
   kind: Database['kind'],
   adapter: PrismaPg | PrismaPGlite,
-  driver: Pick<Database, 'withSession' | 'close'>,
+  driver: Pick<Database, 'withSession' | 'poolStats' | 'close'>,
 ): Database {
   // Minimal errors: Prisma's default format captures a stack trace at every query's call site, to
   // point at it in the message; ours are masked before a client sees them (graphql/errors.ts).
@@ -105,6 +122,7 @@ function withPrisma(
     prisma,
     kind,
     withSession: driver.withSession,
+    poolStats: driver.poolStats,
     onQuery(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

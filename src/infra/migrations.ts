@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Database, SqlSession } from './db';
+import { defaultLogger, type Logger } from './log';
 
 /** Where `prisma migrate` keeps migrations, and where we read them from. */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
@@ -50,9 +51,9 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 /**
  * Applies every migration not yet recorded in `_prisma_migrations`, each in its own transaction
  * together with its record, under Prisma Migrate's advisory lock so concurrent starts apply it once.
- * Returns the names it applied.
+ * Returns the names it applied; a migration edited since it was applied is reported to `log`.
  */
-export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function migrate(db: Database, dir = MIGRATIONS_DIR, log: Logger = defaultLogger()): Promise<string[]> {
   const migrations = await readMigrations(dir);
   return db.withSession(async (session) => {
     await session.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
@@ -72,7 +73,7 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
         }
         if (record !== undefined) {
           if (record.checksum !== migration.checksum) {
-            console.warn(
+            log.warn(
               `Migration ${migration.name} was edited after it was applied; the database keeps the old version.`,
             );
           }

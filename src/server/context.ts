@@ -2,6 +2,7 @@ import type { PrismaClient } from '../generated/prisma/client';
 import type { UserRole } from '../generated/prisma/enums';
 import type { EventFeed } from '../events/feed';
 import { unauthenticated } from '../graphql/errors';
+import type { Logger } from '../infra/log';
 import type { TokenService } from './auth';
 import type { RateLimits } from './rate-limits';
 import type { Viewers } from './viewers';
@@ -28,10 +29,12 @@ export interface Context {
   tokenExpiresAt?: number;
   /** Null when the request carries no token. A request with a bad token never gets this far. */
   viewer: Viewer | null;
+  /** This operation's logger: its lines carry the HTTP request's `reqId`, or the socket's `connId` and the operation's `opId`. */
+  log: Logger;
 }
 
 /** Services the context is built from, created once per app. */
-export type ContextServices = Omit<Context, 'viewer' | 'clientAddress' | 'tokenExpiresAt'>;
+export type ContextServices = Omit<Context, 'viewer' | 'clientAddress' | 'tokenExpiresAt' | 'log'>;
 
 /** The signed-in viewer, or UNAUTHENTICATED: the guard at the top of every field but `me`, `signUp` and `logIn`. */
 export function viewerOf(ctx: Pick<Context, 'viewer'>): Viewer {

@@ -18,7 +18,8 @@ import { originAllowed } from './origins';
  *   run a mutation with an HTML form or a "simple" fetch; GET requests must carry a custom header
  *   (yoga's CSRF prevention, `useCsrfHeader`), which GraphiQL sends.
  * - CORS: `corsOptions` grants exactly the configured origins, nothing to anyone else.
- * - Headers: every response says `nosniff` and `no-store` (`useSecurityHeaders`).
+ * - Headers: every response says `nosniff` and `no-store` (`useSecurityHeaders`), but for GraphiQL's
+ *   page, which is kept and revalidated (graphiql.ts replaces its Cache-Control).
  * - Request errors: what yoga reports about a request it could not read says what was wrong, never
  *   the parser's own message or error (`useCleanRequestErrors`).
  */
@@ -38,7 +39,7 @@ const JSON_MEDIA_TYPES = new Map([
 ]);
 
 /** The headers every response carries: the body is what its Content-Type says, and nobody caches it. */
-const SECURITY_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' } as const;
+export const SECURITY_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' } as const;
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 

@@ -28,6 +28,7 @@ import Redis from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Limits } from '../config';
 import { rateLimited } from '../graphql/errors';
+import { defaultLogger, type Logger } from '../infra/log';
 import type { Context, Viewer } from './context';
 
 const WINDOW_SECONDS = 60;
@@ -39,23 +40,42 @@ export interface RateLimitStore {
   redisUrl: string | undefined;
   /** Names the keys, so deployments and test runs sharing one Redis never share counters. */
   databaseId: string;
+  /** Where Redis connection trouble is reported; default: defaultLogger(). */
+  log?: Logger;
 }
 
 type Budget = 'signin' | 'loginFailures' | 'operations';
+
+/** Each budget's environment variable: what a refusal is reported as. */
+const BUDGET_LIMITS = {
+  signin: 'RATE_LIMIT_SIGNIN_PER_IP',
+  loginFailures: 'RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT',
+  operations: 'RATE_LIMIT_OPERATIONS_PER_USER',
+} as const satisfies Record<Budget, string>;
+
+/** The limit a refusal was over, named by its environment variable. */
+export type RateLimitName = (typeof BUDGET_LIMITS)[Budget];
 
 /** The budgets in `Limits`, each checked with one call before the work it protects. */
 export class RateLimits {
   private constructor(
     private readonly limiters: Record<Budget, RateLimiterAbstract | undefined>,
     private readonly redis: Redis | undefined,
+    private readonly onRefused: ((limit: RateLimitName) => void) | undefined,
   ) {}
 
   /**
    * Creates the limiters for `limits` (a limit of 0 is off). With a Redis URL, waits for the first
    * connection; if that fails it logs, counts in memory, and keeps reconnecting in the background.
+   * `onRefused` is told of every refusal (for metrics).
    */
-  static async open(limits: Limits, store: RateLimitStore): Promise<RateLimits> {
-    const redis = store.redisUrl === undefined ? undefined : await connect(store.redisUrl);
+  static async open(
+    limits: Limits,
+    store: RateLimitStore,
+    onRefused?: (limit: RateLimitName) => void,
+  ): Promise<RateLimits> {
+    const redis =
+      store.redisUrl === undefined ? undefined : await connect(store.redisUrl, store.log ?? defaultLogger());
     const limiter = (name: string, points: number): RateLimiterAbstract | undefined => {
       if (points === 0) return undefined;
       const options = { keyPrefix: `bugzapp:ratelimit:${store.databaseId}:${name}`, points, duration: WINDOW_SECONDS };
@@ -78,6 +98,7 @@ export class RateLimits {
         operations: limiter('operations', limits.rateLimitOperationsPerUser),
       },
       redis,
+      onRefused,
     );
   }
 
@@ -120,7 +141,10 @@ export class RateLimits {
     } catch (refusal) {
       // A RateLimiterRes is a refusal; anything else is a store failure the insurance limiter
       // could not absorb, which is a bug, not a reason to refuse.
-      if (refusal instanceof RateLimiterRes) return rateLimited(refusal.msBeforeNext / 1000);
+      if (refusal instanceof RateLimiterRes) {
+        this.onRefused?.(BUDGET_LIMITS[budget]);
+        return rateLimited(refusal.msBeforeNext / 1000);
+      }
       throw refusal;
     }
   }
@@ -150,7 +174,7 @@ function accountKey(email: string): string {
   return `account:${createHash('sha256').update(email).digest('base64url')}`;
 }
 
-async function connect(url: string): Promise<Redis> {
+async function connect(url: string, log: Logger): Promise<Redis> {
   const redis = new Redis(url, {
     // While Redis is away commands fail at once (and the insurance limiter answers) instead of queueing.
     enableOfflineQueue: false,
@@ -158,12 +182,12 @@ async function connect(url: string): Promise<Redis> {
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   });
   // ioredis reconnects by itself; without a listener its errors would crash the process.
-  redis.on('error', (error: Error) => console.error('Redis rate-limit error:', error.message));
+  redis.on('error', (error: Error) => log.error({ redis: 'rate-limits' }, `Redis rate-limit error: ${error.message}`));
   await new Promise<void>((resolve) => {
     const settle = (error?: Error) => {
       redis.off('ready', settle);
       redis.off('error', settle);
-      if (error !== undefined) console.warn('Rate limits count in memory until Redis is reachable.');
+      if (error !== undefined) log.warn('Rate limits count in memory until Redis is reachable.');
       resolve();
     };
     redis.once('ready', settle);

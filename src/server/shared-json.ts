@@ -18,6 +18,8 @@ export interface SharedFrame {
   expected: string;
   /** The frame to send instead: the same, with the result in the marker's place. */
   actual: string;
+  /** The result it carries, for whoever counts what is sent. */
+  result: ExecutionResult;
 }
 
 export function sharedFrame(id: string, result: ExecutionResult): SharedFrame {
@@ -28,5 +30,6 @@ export function sharedFrame(id: string, result: ExecutionResult): SharedFrame {
     placeholder: { toJSON: () => marker },
     expected: JSON.stringify({ id, type: 'next', payload: marker }),
     actual: `{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`,
+    result,
   };
 }

@@ -18,11 +18,14 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config, Limits } from '../config';
 import { ErrorCode, maskError } from '../graphql/errors';
+import type { Logger } from '../infra/log';
 import { clientAddress } from './client-address';
 import type { Context, ContextServices } from './context';
+import type { Metrics } from './metrics';
 import { bearerClaims, buildContext } from './http-context';
 import { originAllowed } from './origins';
-import { sharedFrame } from './shared-json';
+import { requestIdOf } from './request-log';
+import { sharedFrame, type SharedFrame } from './shared-json';
 import { at } from './token-expiry';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -65,12 +68,18 @@ export interface WebSocketOptions {
   connectionInitWaitTimeout: number;
   /** How often to ping an idle client; one that has not answered by the next ping is dropped. Default 12 s. */
   keepAliveMs?: number;
+  /** Counts sockets, deliveries and the refusals of socket limits; undefined when METRICS=false. */
+  metrics?: Metrics;
+  /** Each socket logs with a child of it that carries the socket's `connId`; each operation adds its `opId`. */
+  log: Logger;
 }
 
 /** What graphql-ws keeps for each socket, beside its subscriptions. */
 interface Extra {
   socket: WebSocket;
   clientAddress: string;
+  /** The socket's logger: its lines carry `connId`. */
+  log: Logger;
   /** The `Authorization` value from `connection_init`, once accepted. */
   authorization?: string;
   /** When the token stops being valid (ms since the epoch); nothing is sent past it. */
@@ -108,7 +117,8 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
    * Frames graphql-ws is about to send with a shared result's placeholder, and what to send
    * instead; every placeholder is unique, so one map serves every socket.
    */
-  const sharedFrames = new Map<string, string>();
+  const sharedFrames = new Map<string, SharedFrame>();
+  const { metrics } = options;
 
   const wss = new WebSocketServer({
     server,
@@ -132,7 +142,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
       const authorization = authorizationOf(connectionParams);
       const claims = authorization === undefined ? null : bearerClaims(services.tokens, authorization);
       if (authorization === undefined || claims === null) return false;
-      const context = await buildContext(services, authorization, extra.clientAddress).catch(() => null);
+      const context = await buildContext(services, authorization, extra.clientAddress, extra.log).catch(() => null);
       if (context?.viewer == null) return false;
       // Gone while we looked the user up: its close has run, and would never undo what follows.
       if (extra.socket.readyState !== extra.socket.OPEN) return false;
@@ -140,6 +150,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
       const userId = context.viewer.id;
       const open = socketsPerUser.get(userId) ?? 0;
       if (limits.wsMaxSocketsPerUser > 0 && open >= limits.wsMaxSocketsPerUser) {
+        metrics?.refused('WS_MAX_SOCKETS_PER_USER');
         extra.socket.close(
           SocketCloseCode.TooManyRequests,
           `Too many open sockets for this user (WS_MAX_SOCKETS_PER_USER=${limits.wsMaxSocketsPerUser})`,
@@ -158,7 +169,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
       };
       return true;
     },
-    onSubscribe: async ({ extra, subscriptions }, _id, payload) => {
+    onSubscribe: async ({ extra, subscriptions }, id, payload) => {
       // graphql-ws has already registered this operation, so it counts itself.
       const limit = limits.wsMaxSubscriptionsPerSocket;
       if (limit > 0 && Object.keys(subscriptions).length > limit) {
@@ -169,9 +180,11 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
           ),
         ];
       }
+      const log = extra.log.child({ opId: id });
       const enveloped = yoga.getEnveloped({
         authorization: extra.authorization,
         clientAddress: extra.clientAddress,
+        log,
         params: payload,
       }) as unknown as Enveloped;
       try {
@@ -196,32 +209,42 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
       } catch (error) {
         // A syntax error, a token that expired since connecting, or anything unexpected: an
         // `error` message for this operation, never a closed socket.
-        return [maskError(error, logError)];
+        return [maskError(error, (message, original) => log.error({ err: original }, message))];
       }
     },
     execute: (args) => operationOf(args).execute(args),
     subscribe: (args) => operationOf(args).subscribe(args),
     // `extensions.http` tells yoga which HTTP status to answer; a socket has none to set.
     onNext: (_ctx, id, _payload, _args, result) => {
-      if (result.errors !== undefined) return { ...result, errors: result.errors.map(withoutHttp) };
+      if (result.errors !== undefined) {
+        // Rare (an event whose result failed), and not shared: counted here rather than at the send.
+        metrics?.delivered(result);
+        return { ...result, errors: result.errors.map(withoutHttp) };
+      }
       const frame = sharedFrame(id, result);
-      sharedFrames.set(frame.expected, frame.actual);
+      sharedFrames.set(frame.expected, frame);
       return frame.placeholder as FormattedExecutionResult;
     },
     onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    // A client (or proxy) that names its upgrade request finds that name in our lines.
+    const connId = requestIdOf(request.headers['x-request-id']);
     const extra: Extra = {
       socket,
       clientAddress: clientAddress(request, options.trustProxy),
+      log: options.log.child({ connId }),
     };
+    const opened = performance.now();
+    extra.log.debug('socket opened');
     keepAlive.add(socket);
+    metrics?.socketOpened();
     const flood = messageRate(limits.wsMaxMessagesPerSecond);
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // `ws` closes the socket itself after a protocol error (1009 for a frame over the limit, 1002...).
       if (error.code?.startsWith('WS_ERR_')) return;
-      logError('WebSocket error', error);
+      extra.log.error({ err: error }, 'WebSocket error');
       socket.terminate();
     });
 
@@ -232,13 +255,14 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
           // First, so that every shared frame is taken back even when nothing is sent.
           const shared = sharedFrames.get(message);
           if (shared !== undefined) sharedFrames.delete(message);
-          const data = shared ?? message;
+          const data = shared?.actual ?? message;
           if (socket.readyState !== socket.OPEN) return;
           if (extra.expiresAt !== undefined && Date.now() >= extra.expiresAt) {
             socket.close(SocketCloseCode.Forbidden, 'Token expired');
             return;
           }
           socket.send(data);
+          if (shared !== undefined) metrics?.delivered(shared.result);
           if (limits.wsMaxBufferedBytes > 0 && socket.bufferedAmount > limits.wsMaxBufferedBytes) {
             socket.close(
               SocketCloseCode.TryAgainLater,
@@ -254,6 +278,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
           socket.on('message', (data: Buffer) => {
             if (socket.readyState !== socket.OPEN) return;
             if (flood()) {
+              metrics?.refused('WS_MAX_MESSAGES_PER_SECOND');
               socket.close(
                 SocketCloseCode.TooManyRequests,
                 `Too many messages (WS_MAX_MESSAGES_PER_SECOND=${limits.wsMaxMessagesPerSecond})`,
@@ -261,7 +286,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
               return;
             }
             handle(data.toString('utf8')).catch((error: unknown) => {
-              logError('WebSocket message handling failed', error);
+              extra.log.error({ err: error }, 'WebSocket message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             });
           }),
@@ -270,7 +295,9 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
     );
 
     socket.once('close', (code, reason) => {
+      extra.log.info({ code, ms: Math.round(performance.now() - opened) }, 'socket closed');
       keepAlive.delete(socket);
+      metrics?.socketClosed();
       extra.release?.();
       void closed(code, reason.toString('utf8'));
     });
@@ -280,6 +307,7 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
     dispose: async () => {
       keepAlive.stop();
       const sockets = [...wss.clients];
+      if (sockets.length > 0) options.log.info({ sockets: sockets.length }, 'closing WebSockets (1001)');
       for (const socket of sockets) socket.close(SocketCloseCode.GoingAway, 'Server shutting down');
       // A client that does not answer the close frame (one that stopped reading) is cut after a moment.
       await Promise.race([
@@ -290,10 +318,6 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
       await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
     },
   };
-}
-
-function logError(message: string, error: unknown): void {
-  console.error(message, error);
 }
 
 function withoutHttp(error: GraphQLError): GraphQLFormattedError {

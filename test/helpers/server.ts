@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
-import { createApp, type App } from '../../src/app';
+import { createApp, type App, type AppOptions } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createScratchDatabase, postgresUrl } from './database';
 
@@ -54,10 +54,19 @@ export async function createStorage(): Promise<Storage> {
   };
 }
 
-/** Starts the real app on a free port over `storage`, configured from `env` as in production. */
-export async function startServer(storage: Storage, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+/**
+ * Starts the real app on a free port over `storage`, configured from `env` as in production, with
+ * `options` (a logger of the test's own) as given.
+ */
+export async function startServer(
+  storage: Storage,
+  env: NodeJS.ProcessEnv = {},
+  options: AppOptions = {},
+): Promise<TestServer> {
   const config = loadConfig({
     GRAPHIQL: 'false',
+    // Quiet, so that jest's report is all there is; LOG_LEVEL=debug npm test shows what the servers do.
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     // CI's PostgreSQL pass sets REDIS_URL: every suite then fans out through Redis.
     REDIS_URL: process.env.REDIS_URL,
     // Suites sign up and query as many users from 127.0.0.1 as they need; rate limits are tested
@@ -70,7 +79,7 @@ export async function startServer(storage: Storage, env: NodeJS.ProcessEnv = {})
     DATA_DIR: storage.dataDir,
     DATABASE_URL: storage.databaseUrl,
   });
-  const app = await createApp(config);
+  const app = await createApp(config, options);
   const { url } = await app.start();
 
   const request: TestServer['request'] = async (document, variables, token) => {
@@ -107,12 +116,12 @@ export async function startServer(storage: Storage, env: NodeJS.ProcessEnv = {})
  * The usual suite setup: a fresh storage and a server over it, both disposed after the suite.
  * Call at the top of a describe block; read `.current` inside tests.
  */
-export function useServer(env: NodeJS.ProcessEnv = {}): { current: TestServer } {
+export function useServer(env: NodeJS.ProcessEnv = {}, options: AppOptions = {}): { current: TestServer } {
   const holder = {} as { current: TestServer };
   let storage: Storage;
   beforeAll(async () => {
     storage = await createStorage();
-    holder.current = await startServer(storage, env);
+    holder.current = await startServer(storage, env, options);
   });
   afterAll(async () => {
     await holder.current?.stop();

@@ -22,6 +22,20 @@ import type { Context } from '../../server/context';
  */
 const EVENTS_KEPT = 64;
 
+/** The event each shared result was computed for, so that whoever sends one can tell (see eventOf). */
+const resultEvents = new WeakMap<ExecutionResult, StoredEvent>();
+
+/** The event a subscription result was computed for; undefined for any other result (a query's). */
+export function eventOf(result: ExecutionResult): StoredEvent | undefined {
+  return resultEvents.get(result);
+}
+
+/**
+ * Told when a subscription's stream starts, with its arguments; the function it returns is called
+ * once when the stream ends, however it ends (the client's `complete`, a closed socket, an error).
+ */
+export type StreamObserver = (args: ExecutionArgs) => () => void;
+
 /**
  * Subscriptions compute each event's result once per group of subscribers that must receive the
  * same thing, instead of once per subscriber: the same document, operation and variables, and the
@@ -33,9 +47,13 @@ const EVENTS_KEPT = 64;
  * Each result's errors are masked here, once (see useErrorMasking).
  *
  * It replaces graphql-js's subscribe, which does the same but executes for every subscriber:
- * create the source stream, then execute the selection with each event as the root value.
+ * create the source stream, then execute the selection with each event as the root value. Being
+ * where every stream starts and ends, it also tells `observe` (metrics) of both, at no cost per event.
  */
-export function useSharedSubscriptionResults(log: (message: string, error: unknown) => void): Plugin<Context> {
+export function useSharedSubscriptionResults(
+  log: (message: string, error: unknown) => void,
+  observe?: StreamObserver,
+): Plugin<Context> {
   const results = new Map<bigint, Map<string, Promise<ExecutionResult>>>();
   const documentIds = new WeakMap<DocumentNode, number>();
   let documents = 0;
@@ -73,21 +91,47 @@ export function useSharedSubscriptionResults(log: (message: string, error: unkno
         const source = await createSourceEventStream(args);
         if (!isAsyncIterable(source)) return source;
         const group = groupOf(args as ExecutionArgs & { contextValue: Context });
-        return mapEvents(source as AsyncIterable<StoredEvent>, (event) =>
-          resultFor(event, group, async () => maskResult(await execute({ ...args, rootValue: event }), log)),
+        return mapEvents(
+          source as AsyncIterable<StoredEvent>,
+          (event) =>
+            resultFor(event, group, async () => {
+              const result = maskResult(await execute({ ...args, rootValue: event }), log);
+              resultEvents.set(result, event);
+              return result;
+            }),
+          observe?.(args),
         );
       });
     },
   };
 }
 
-/** The source stream's events, each turned into its result; ends (and ends the source) with the consumer. */
+/**
+ * The source stream's events, each turned into its result; ends (and ends the source) with the
+ * consumer. `onEnd` runs once, when the stream is done, returned, or fails.
+ */
 function mapEvents(
   source: AsyncIterable<StoredEvent>,
   resultOf: (event: StoredEvent) => Promise<ExecutionResult>,
+  onEnd?: () => void,
 ): AsyncIterableIterator<ExecutionResult> {
   const events = source[Symbol.asyncIterator]();
+  let ended = onEnd === undefined;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd!();
+  };
+  const done = () => {
+    end();
+    return DONE;
+  };
+  const fail = (error: unknown) => {
+    end();
+    throw error;
+  };
   // Promise chains rather than async functions: an idle subscription then holds no suspended frame.
+  // The end is noticed in handlers each step has anyway, so it adds no promise per event.
   return {
     [Symbol.asyncIterator]() {
       return this;
@@ -95,12 +139,17 @@ function mapEvents(
     next: () =>
       events
         .next()
-        .then((next) =>
-          next.done === true
-            ? DONE
-            : resultOf(next.value).then((value) => pace().then(() => ({ value, done: false as const }))),
+        .then(
+          (next) =>
+            next.done === true
+              ? done()
+              : resultOf(next.value).then((value) => pace().then(() => ({ value, done: false as const })), fail),
+          fail,
         ),
-    return: () => (events.return?.() ?? Promise.resolve()).then(() => DONE),
+    return: () => {
+      end();
+      return (events.return?.() ?? Promise.resolve()).then(() => DONE);
+    },
   };
 }
 

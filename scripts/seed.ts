@@ -14,7 +14,7 @@ async function main(): Promise<void> {
       console.log('The database already has users; not seeding. Use an empty DATA_DIR or database.');
       return;
     }
-    for (const line of describeDemoData()) console.log(line);
+    for (const line of describeDemoData({ passwords: true })) console.log(line);
   } finally {
     await db.close();
   }

@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const app = await createApp(config, { log: appLog });
   // `npm start -- --seed`: the way to load the demo data into an embedded database this server owns.
   if (process.argv.includes('--seed')) {
-    const lines = (await seedDemoData(app.db)) ? describeDemoData() : ['The database already has users; not seeding.'];
+    const lines = (await seedDemoData(app.db))
+      ? describeDemoData({ passwords: false })
+      : ['The database already has users; not seeding.'];
     for (const line of lines) appLog.info(line);
   }
   const { port, url } = await app.start();

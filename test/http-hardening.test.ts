@@ -138,7 +138,11 @@ describe('the HTTP surface', () => {
         { authorization: `Bearer ${user.token}` },
       );
       expect(result.status).toBe(200);
-      expect(result.json?.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'title' });
+      expect(result.json?.errors?.[0]?.extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        field: 'title',
+        fields: [{ field: 'title', message: 'title must be at most 200 characters.' }],
+      });
       await stillAnswers(server.current);
     });
 

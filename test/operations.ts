@@ -528,3 +528,433 @@ export const OnNotification = graphql(`
     }
   }
 `);
+
+// --- Watching, the inbox and history (issue 10) -----------------------------------------------
+
+export const WatchBug = graphql(`
+  mutation WatchBug($input: WatchBugInput!) {
+    watchBug(input: $input) {
+      bug {
+        id
+        viewerIsWatching
+      }
+    }
+  }
+`);
+
+export const UnwatchBug = graphql(`
+  mutation UnwatchBug($input: UnwatchBugInput!) {
+    unwatchBug(input: $input) {
+      bug {
+        id
+        viewerIsWatching
+      }
+    }
+  }
+`);
+
+export const BugWatchers = graphql(`
+  query BugWatchers($id: ID!, $first: Int, $after: String) {
+    bug(id: $id) {
+      viewerIsWatching
+      watchers(first: $first, after: $after) {
+        edges {
+          cursor
+          node {
+            id
+            name
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+export const BugActivity = graphql(`
+  query BugActivity($id: ID!, $first: Int, $after: String) {
+    bug(id: $id) {
+      activity(first: $first, after: $after) {
+        edges {
+          cursor
+          node {
+            kind
+            occurredAt
+            actor {
+              id
+              name
+            }
+            changes {
+              field
+              from
+              to
+            }
+            comment {
+              id
+              body
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+export const NotificationFields = graphql(`
+  fragment NotificationFields on Notification {
+    id
+    cursor
+    kind
+    message
+    readAt
+    occurredAt
+    bug {
+      id
+    }
+    comment {
+      id
+      body
+    }
+    actor {
+      id
+    }
+  }
+`);
+
+export const Notifications = graphql(`
+  query Notifications($first: Int, $after: String, $unreadOnly: Boolean) {
+    unreadNotificationCount
+    notifications(first: $first, after: $after, unreadOnly: $unreadOnly) {
+      totalCount
+      edges {
+        cursor
+        node {
+          ...NotificationFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const UnreadNotificationCount = graphql(`
+  query UnreadNotificationCount {
+    unreadNotificationCount
+  }
+`);
+
+export const InboxPage = graphql(`
+  query InboxPage($first: Int) {
+    notifications(first: $first) {
+      edges {
+        node {
+          id
+          kind
+          message
+          readAt
+          occurredAt
+        }
+      }
+    }
+  }
+`);
+
+export const MarkNotificationsRead = graphql(`
+  mutation MarkNotificationsRead($input: MarkNotificationsReadInput!) {
+    markNotificationsRead(input: $input) {
+      unreadCount
+      notifications {
+        id
+        readAt
+      }
+    }
+  }
+`);
+
+export const NotificationNode = graphql(`
+  query NotificationNode($id: ID!) {
+    node(id: $id) {
+      id
+      __typename
+      ... on Notification {
+        message
+      }
+    }
+  }
+`);
+
+export const OnInbox = graphql(`
+  subscription OnInbox($after: String) {
+    notifications(after: $after) {
+      ...NotificationFields
+    }
+  }
+`);
+
+export const OnNotificationsRead = graphql(`
+  subscription OnNotificationsRead($after: String) {
+    notificationsRead(after: $after) {
+      cursor
+      all
+      unreadCount
+      notifications {
+        id
+        readAt
+      }
+    }
+  }
+`);
+
+export const OnBugChanges = graphql(`
+  subscription OnBugChanges($projectId: ID, $after: String) {
+    bugChanged(projectId: $projectId, after: $after) {
+      action
+      bug {
+        id
+      }
+      changes {
+        field
+        from
+        to
+      }
+    }
+  }
+`);
+
+export const BugsWithWatchersAndHistory = graphql(`
+  query BugsWithWatchersAndHistory($first: Int) {
+    bugs(first: $first) {
+      edges {
+        node {
+          key
+          viewerIsWatching
+          watchers(first: 5) {
+            edges {
+              node {
+                name
+              }
+            }
+          }
+          activity(first: 5) {
+            edges {
+              node {
+                kind
+                actor {
+                  name
+                }
+                changes {
+                  field
+                  to
+                }
+                comment {
+                  body
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const NotificationsWithEverything = graphql(`
+  query NotificationsWithEverything($first: Int) {
+    notifications(first: $first) {
+      edges {
+        node {
+          kind
+          message
+          actor {
+            name
+          }
+          bug {
+            key
+            assignee {
+              name
+            }
+          }
+          comment {
+            body
+            author {
+              name
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
+// --- Labels and keys (issue 11) -----------------------------------------------------------------
+
+export const LabelFields = graphql(`
+  fragment LabelFields on Label {
+    id
+    name
+    color
+    description
+    project {
+      id
+    }
+  }
+`);
+
+export const CreateLabel = graphql(`
+  mutation CreateLabel($input: CreateLabelInput!) {
+    createLabel(input: $input) {
+      label {
+        ...LabelFields
+      }
+    }
+  }
+`);
+
+export const UpdateLabel = graphql(`
+  mutation UpdateLabel($input: UpdateLabelInput!) {
+    updateLabel(input: $input) {
+      label {
+        ...LabelFields
+      }
+    }
+  }
+`);
+
+export const DeleteLabel = graphql(`
+  mutation DeleteLabel($input: DeleteLabelInput!) {
+    deleteLabel(input: $input) {
+      deletedLabelId
+      project {
+        id
+        labels {
+          id
+        }
+      }
+    }
+  }
+`);
+
+export const SetBugLabels = graphql(`
+  mutation SetBugLabels($input: SetBugLabelsInput!) {
+    setBugLabels(input: $input) {
+      bug {
+        id
+        labels {
+          id
+          name
+        }
+      }
+    }
+  }
+`);
+
+export const ProjectLabels = graphql(`
+  query ProjectLabels($id: ID!) {
+    project(id: $id) {
+      labels {
+        ...LabelFields
+      }
+    }
+  }
+`);
+
+export const BugLabels = graphql(`
+  query BugLabels($id: ID!) {
+    bug(id: $id) {
+      labels {
+        id
+        name
+        color
+      }
+    }
+  }
+`);
+
+export const BugByKey = graphql(`
+  query BugByKey($id: ID, $key: String) {
+    bug(id: $id, key: $key) {
+      id
+      key
+      title
+    }
+  }
+`);
+
+export const ProjectByKey = graphql(`
+  query ProjectByKey($id: ID, $key: String) {
+    project(id: $id, key: $key) {
+      id
+      key
+    }
+  }
+`);
+
+export const BugsWithLabels = graphql(`
+  query BugsWithLabels($first: Int, $filter: BugFilter) {
+    bugs(first: $first, filter: $filter) {
+      edges {
+        node {
+          key
+          labels {
+            name
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const OutsideOnBugChanged = graphql(`
+  subscription OutsideOnBugChanged($projectId: ID, $after: String) {
+    bugChanged(projectId: $projectId, after: $after) {
+      action
+      actor {
+        id
+      }
+      changes {
+        field
+        from
+        to
+      }
+      bug {
+        id
+        title
+      }
+    }
+  }
+`);
+
+export const OutsideHistory = graphql(`
+  query OutsideHistory($id: ID!) {
+    bug(id: $id) {
+      activity(first: 100) {
+        edges {
+          node {
+            kind
+            actor {
+              id
+            }
+            changes {
+              field
+              from
+              to
+            }
+            comment {
+              body
+            }
+          }
+        }
+      }
+    }
+  }
+`);

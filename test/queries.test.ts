@@ -1,4 +1,9 @@
-import type { BugsWithEverythingQuery, ProjectsWithEverythingQuery } from './gql/graphql';
+import type {
+  BugsWithEverythingQuery,
+  BugsWithWatchersAndHistoryQuery,
+  NotificationsWithEverythingQuery,
+  ProjectsWithEverythingQuery,
+} from './gql/graphql';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
 import { recordSql, useServer } from './helpers/server';
@@ -82,5 +87,52 @@ describe('loading a page of bugs with everything around them', () => {
     expect(forThree.length).toBe(forOne.length);
     // One statement for the projects and everything inside them, one for the users.
     expect(forThree).toHaveLength(2);
+  });
+  it('runs as many statements for 20 bugs as for 2 with their watchers and history inside (no N+1)', async () => {
+    let small: BugsWithWatchersAndHistoryQuery | undefined;
+    let large: BugsWithWatchersAndHistoryQuery | undefined;
+    const forTwo = await recordSql(server.current, async () => {
+      small = await server.current.ok(ops.BugsWithWatchersAndHistory, { first: 2 }, alice.token);
+    });
+    const forTwenty = await recordSql(server.current, async () => {
+      large = await server.current.ok(ops.BugsWithWatchersAndHistory, { first: 20 }, alice.token);
+    });
+
+    expect(small?.bugs.edges).toHaveLength(2);
+    const bugs = large!.bugs.edges.map((edge) => edge.node);
+    expect(bugs).toHaveLength(20);
+    expect(bugs.every((bug) => bug.watchers.edges.length > 0 && bug.activity.edges[0]?.node.kind === 'CREATED')).toBe(
+      true,
+    );
+    expect(bugs.some((bug) => bug.viewerIsWatching) && bugs.some((bug) => !bug.viewerIsWatching)).toBe(true);
+    const activity = bugs.flatMap((bug) => bug.activity.edges.map((edge) => edge.node));
+    expect(activity.every((entry) => entry.actor?.name)).toBe(true);
+    expect(activity.some((entry) => entry.comment?.body)).toBe(true);
+
+    expect(forTwenty.length).toBe(forTwo.length);
+    // One statement: the bugs with their watchers and history, each cut to five in the database.
+    expect(forTwenty).toHaveLength(1);
+    expect(forTwenty[0]).toMatch(/FROM "public"."BugActivity".*LIMIT/s);
+  });
+
+  it('runs as many statements for 20 notifications as for 2, with their bug, comment and actor (no N+1)', async () => {
+    let small: NotificationsWithEverythingQuery | undefined;
+    let large: NotificationsWithEverythingQuery | undefined;
+    const forTwo = await recordSql(server.current, async () => {
+      small = await server.current.ok(ops.NotificationsWithEverything, { first: 2 }, alice.token);
+    });
+    const forTwenty = await recordSql(server.current, async () => {
+      large = await server.current.ok(ops.NotificationsWithEverything, { first: 20 }, alice.token);
+    });
+
+    expect(small?.notifications.edges).toHaveLength(2);
+    const notifications = large!.notifications.edges.map((edge) => edge.node);
+    expect(notifications).toHaveLength(20);
+    expect(notifications.every((notification) => notification.actor?.name && notification.bug?.key)).toBe(true);
+    expect(notifications.filter((notification) => notification.comment?.author.name).length).toBeGreaterThan(5);
+
+    expect(forTwenty.length).toBe(forTwo.length);
+    // One statement for the page with everything around each notification.
+    expect(forTwenty).toHaveLength(1);
   });
 });

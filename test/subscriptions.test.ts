@@ -144,7 +144,7 @@ describe('subscriptions', () => {
       for (let i = 0; i < expected.length; i++) {
         const { bugChanged } = await subscription.next();
         expect(bugChanged.bug).toMatchObject({ id: bug.id, project: { id: projectId } });
-        seen.push([bugChanged.action, bugChanged.actor.id]);
+        seen.push([bugChanged.action, bugChanged.actor?.id]);
       }
       expect(seen).toEqual(expected);
     }

@@ -21,7 +21,7 @@ describe('WebSocket transport', () => {
       const bug = await createBug(server.current, owner, project.id, { title: 'Over the wire' });
       const { bugChanged } = await changes.next();
       expect(bugChanged).toMatchObject({ action: 'CREATED', bug: { id: bug.id, title: 'Over the wire' } });
-      expect(bugChanged.actor.id).toBe(owner.id);
+      expect(bugChanged.actor?.id).toBe(owner.id);
     } finally {
       await client.dispose();
     }

@@ -32,7 +32,8 @@ export type FieldChange = {
 export interface StoredEvent {
   position: bigint;
   type: EventType;
-  actorId: string;
+  /** Who made the change; null when it was made outside BugZapp, straight in the database. */
+  actorId: string | null;
   projectId: string | null;
   bugId: string | null;
   commentId: string | null;
@@ -42,8 +43,9 @@ export interface StoredEvent {
 }
 
 /** What a mutation says happened; the outbox adds the position and time. */
-export type NewEvent = Pick<StoredEvent, 'type' | 'actorId'> &
-  Partial<Pick<StoredEvent, 'projectId' | 'bugId' | 'commentId' | 'userId' | 'data'>>;
+export type NewEvent = Pick<StoredEvent, 'type'> & { actorId: string } & Partial<
+    Pick<StoredEvent, 'projectId' | 'bugId' | 'commentId' | 'userId' | 'data'>
+  >;
 
 /** The bus message: the row with its position as a string, since JSON has no bigint. */
 export type EventMessage = Omit<StoredEvent, 'position' | 'createdAt'> & { position: string; createdAt: string };

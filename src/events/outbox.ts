@@ -20,6 +20,7 @@ export async function transact<T>(
 ): Promise<T> {
   const emitted: NewEvent[] = [];
   const [result, written] = await services.prisma.$transaction(async (tx) => {
+    await markAsOurs(tx);
     const result = await work(tx, (event) => emitted.push(event));
     const written = await appendEvents(tx, emitted);
     await addToInboxes(tx, written);
@@ -27,6 +28,16 @@ export async function transact<T>(
   });
   await services.events.publish(written);
   return result;
+}
+
+/**
+ * Tells the database's triggers that this transaction writes its own events: without the mark, a
+ * write to bugs, comments or projects is taken for a change made outside BugZapp (psql, a script)
+ * and the trigger appends an event for it (prisma/migrations/*_outside_changes). Local to the
+ * transaction, so a pooled connection carries nothing over.
+ */
+export async function markAsOurs(tx: Tx): Promise<void> {
+  await tx.$executeRaw`SELECT set_config('bugzapp.origin', 'api', true)`;
 }
 
 /**
@@ -62,11 +73,14 @@ async function appendEvents(tx: Tx, events: NewEvent[]): Promise<StoredEvent[]> 
 async function addToInboxes(tx: Tx, events: StoredEvent[]): Promise<void> {
   const entries = events.flatMap((event) => {
     const { notify = [], notification, from, to, changes } = event.data;
-    if (notification === undefined || event.bugId === null || event.projectId === null) return [];
+    // Only the API's own events notify anyone, and they always have an actor.
+    if (notification === undefined || event.bugId === null || event.projectId === null || event.actorId === null) {
+      return [];
+    }
     return notify.map((recipientId) => ({
       recipientId,
       kind: notification,
-      actorId: event.actorId,
+      actorId: event.actorId!,
       projectId: event.projectId!,
       bugId: event.bugId!,
       commentId: event.commentId,

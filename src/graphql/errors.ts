@@ -41,6 +41,16 @@ export const notFound = (what: string, field?: string) =>
 /** `field` names the input field at fault, as the client sent it. */
 export const badUserInput = (field: string, message: string) => error(ErrorCode.BAD_USER_INPUT, message, { field });
 
+/**
+ * Which of two alternative arguments was given (`bug(id:)` or `bug(key:)`): exactly one must be,
+ * else BAD_USER_INPUT on the first.
+ */
+export function exactlyOne<Name extends string>(args: Partial<Record<Name, unknown>>, first: Name, second: Name): Name {
+  const given = [first, second].filter((name) => args[name] != null);
+  if (given.length !== 1) throw badUserInput(first, `Give exactly one of ${first} and ${second}.`);
+  return given[0]!;
+}
+
 export const conflict = (field: string | undefined, message: string) =>
   error(ErrorCode.CONFLICT, message, field === undefined ? {} : { field });
 

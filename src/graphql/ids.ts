@@ -2,8 +2,8 @@ import { badUserInput } from './errors';
 import { UUID } from './validation';
 
 /** The object types that have global IDs. */
-export type NodeType = 'User' | 'Project' | 'Bug' | 'Comment' | 'Notification';
-const NODE_TYPES = new Set<string>(['User', 'Project', 'Bug', 'Comment', 'Notification']);
+export type NodeType = 'User' | 'Project' | 'Bug' | 'Comment' | 'Notification' | 'Label';
+const NODE_TYPES = new Set<string>(['User', 'Project', 'Bug', 'Comment', 'Notification', 'Label']);
 
 /**
  * Decodes a Relay global ID (base64 of `Type:uuid`). Anything that is not one of ours is the

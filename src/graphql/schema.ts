@@ -8,6 +8,7 @@ import '../modules/comment/comment';
 import '../modules/bug/history';
 import '../modules/bug/watching';
 import '../modules/inbox/inbox';
+import '../modules/label/label';
 import '../modules/realtime/realtime';
 
 // Every root query and mutation answers for the viewer: what they may see, what they may do.

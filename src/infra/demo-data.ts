@@ -2,6 +2,7 @@
 // database that already has users.
 import type { BugPriority, BugStatus } from '../generated/prisma/enums';
 import { hashPassword } from '../server/auth';
+import { markAsOurs } from '../events/outbox';
 import type { Database } from './db';
 
 /** The demo logins, also listed in the README. */
@@ -136,6 +137,8 @@ export async function seedDemoData(db: Database): Promise<boolean> {
   // Hashing passwords is slow on purpose: a busy machine must not run past Prisma's 5 s default.
   await db.prisma.$transaction(
     async (tx) => {
+      // The demo data is history's starting point, not a change anyone should hear of.
+      await markAsOurs(tx);
       const ids = new Map<string, string>();
       for (const user of DEMO_USERS) {
         const created = await tx.user.create({
@@ -190,10 +193,14 @@ export async function seedDemoData(db: Database): Promise<boolean> {
   return true;
 }
 
-/** What the demo data holds and its logins, as lines to print. */
-export function describeDemoData(): string[] {
+/**
+ * What the demo data holds and its logins, as lines to print. Passwords only where asked: the
+ * seed script prints to a terminal, while the server writes logs, which never carry a password
+ * (the README lists the demo ones).
+ */
+export function describeDemoData({ passwords }: { passwords: boolean }): string[] {
   return [
-    `Seeded ${DEMO_USERS.length} users, ${PROJECTS.length} projects and ${BUGS.length} bugs. Logins:`,
-    ...DEMO_USERS.map((user) => `  ${user.role.padEnd(6)} ${user.email} / ${user.password}`),
+    `Seeded ${DEMO_USERS.length} users, ${PROJECTS.length} projects and ${BUGS.length} bugs. Logins${passwords ? '' : ' (passwords in the README)'}:`,
+    ...DEMO_USERS.map((user) => `  ${user.role.padEnd(6)} ${user.email}${passwords ? ` / ${user.password}` : ''}`),
   ];
 }

@@ -24,4 +24,3 @@ export async function findReadableBug(db: Db, viewer: Viewer, bugId: string, fie
   if (bug === null) throw notFound('Bug', field);
   return bug;
 }
-

@@ -3,9 +3,9 @@ import { BugPriority, BugStatus } from '../../generated/prisma/enums';
 import type { ArgBuilder } from '@pothos/core';
 import { builder, type BuilderTypes } from '../../graphql/builder';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
-import { badUserInput, conflict, notFound } from '../../graphql/errors';
+import { badUserInput, conflict, exactlyOne, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
-import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
+import { checkFields, LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
 import { transact } from '../../events/outbox';
 import { JOINED } from '../../infra/db';
 import { viewerOf, type Context } from '../../server/context';
@@ -71,7 +71,10 @@ const BugFilter = builder.inputType('BugFilter', {
     priority: t.field({ type: [BugPriorityEnum], description: 'Any of these priorities.' }),
     assigneeId: t.id(),
     reporterId: t.id(),
-    search: t.string({ description: 'Text found in the title or description, ignoring case.' }),
+    search: t.string({
+      description: 'Text found in the title or description, ignoring case; a key such as WEB-42 also finds that bug.',
+    }),
+    labelIds: t.idList({ description: 'Bugs carrying any of these labels.' }),
   }),
 });
 
@@ -100,19 +103,30 @@ type BugOrderInput = typeof BugOrder.$inferInput;
 
 function bugWhere(filter: BugFilterInput | null | undefined): Prisma.BugWhereInput {
   if (filter == null) return {};
+  const text = filter.search?.trim();
   // Prisma's `contains` is an ILIKE whose pattern keeps the text's own `%` and `_` as wildcards;
   // PostgreSQL's default LIKE escape character, backslash, makes them (and itself) literal.
-  const search = filter.search?.trim().replace(/[\\%_]/g, '\\$&');
+  const search = text?.replace(/[\\%_]/g, '\\$&');
+  const key = text === undefined ? null : parseBugKey(text);
   return {
     projectId: filter.projectId == null ? undefined : parseId(filter.projectId, 'Project', 'filter.projectId'),
     status: filter.status == null ? undefined : { in: filter.status },
     priority: filter.priority == null ? undefined : { in: filter.priority },
     assigneeId: filter.assigneeId == null ? undefined : parseId(filter.assigneeId, 'User', 'filter.assigneeId'),
     reporterId: filter.reporterId == null ? undefined : parseId(filter.reporterId, 'User', 'filter.reporterId'),
+    labels:
+      filter.labelIds == null
+        ? undefined
+        : {
+            some: {
+              labelId: { in: filter.labelIds.map((id, index) => parseId(id, 'Label', `filter.labelIds.${index}`)) },
+            },
+          },
     OR: search
       ? [
           { title: { contains: search, mode: 'insensitive' } },
           { description: { contains: search, mode: 'insensitive' } },
+          ...(key === null ? [] : [{ number: key.number, project: { key: key.projectKey } }]),
         ]
       : undefined,
   };
@@ -130,6 +144,18 @@ function bugOrderBy(order: BugOrderInput | null | undefined): Prisma.BugOrderByW
   return field === 'createdAt' ? [{ createdAt: direction }, { id: direction }] : [{ [field]: direction }, ...tail];
 }
 
+/** A bug key's parts, e.g. WEB-42: project key WEB, number 42; null when `text` is not one. */
+export function parseBugKey(text: string): { projectKey: string; number: number } | null {
+  const match = /^([A-Za-z]{2,10})-(\d{1,9})$/.exec(text.trim());
+  return match === null ? null : { projectKey: match[1]!.toUpperCase(), number: Number(match[2]) };
+}
+
+function bugKeyWhere(key: string): Prisma.BugWhereInput {
+  const parts = parseBugKey(key);
+  if (parts === null) throw badUserInput('key', `"${key}" is not a bug key like WEB-42.`);
+  return { number: parts.number, project: { key: parts.projectKey } };
+}
+
 const listArgs = (t: ArgBuilder<BuilderTypes>) => ({
   filter: t({ type: BugFilter }),
   orderBy: t({ type: BugOrder, description: 'Newest first when left out.' }),
@@ -138,13 +164,20 @@ const listArgs = (t: ArgBuilder<BuilderTypes>) => ({
 builder.queryFields((t) => ({
   bug: t.prismaField({
     type: 'Bug',
-    description: 'A bug in a project you belong to (any, for an admin); NOT_FOUND otherwise.',
-    args: { id: t.arg.id({ required: true }) },
+    description:
+      'A bug in a project you belong to (any, for an admin), by `id` or by `key` (WEB-42): exactly one of the two, ' +
+      'else BAD_USER_INPUT. NOT_FOUND when it does not exist or is not yours to see.',
+    args: {
+      id: t.arg.id(),
+      key: t.arg.string({ description: "The project's key and the bug's number, e.g. WEB-42 (any case)." }),
+    },
     resolve: async (query, _root, args, ctx) => {
       const viewer = viewerOf(ctx);
-      const id = parseId(args.id, 'Bug', 'id');
-      const bug = await ctx.prisma.bug.findFirst({ ...query, ...JOINED, where: { id, ...readableBugs(viewer) } });
-      if (bug === null) throw notFound('Bug', 'id');
+      const field = exactlyOne(args, 'id', 'key');
+      const where: Prisma.BugWhereInput =
+        field === 'id' ? { id: parseId(args.id!, 'Bug', 'id') } : bugKeyWhere(args.key!);
+      const bug = await ctx.prisma.bug.findFirst({ ...query, ...JOINED, where: { ...where, ...readableBugs(viewer) } });
+      if (bug === null) throw notFound('Bug', field);
       return bug;
     },
   }),
@@ -204,10 +237,12 @@ builder.relayMutationField(
     description: 'Files a bug in a project you belong to. It gets the next number in that project.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const projectId = parseId(input.projectId, 'Project', 'projectId');
-      const title = requiredText(input.title, 'title', LIMITS.title);
-      const description = optionalText(input.description ?? '', 'description', LIMITS.description);
-      const assigneeId = input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId');
+      const { projectId, title, description, assigneeId } = checkFields({
+        projectId: () => parseId(input.projectId, 'Project', 'projectId'),
+        title: () => requiredText(input.title, 'title', LIMITS.title),
+        description: () => optionalText(input.description ?? '', 'description', LIMITS.description),
+        assigneeId: () => (input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId')),
+      });
       const bug = await transact(ctx, async (tx, emit) => {
         await findReadableProject(tx, viewer, projectId, 'projectId');
         if (assigneeId !== null) await assertAssignable(tx, projectId, assigneeId);
@@ -236,7 +271,13 @@ builder.relayMutationField(
           activity: 'CREATED',
           changes: fieldChanges(
             { title: null, description: null, status: null, priority: null, assignee: null },
-            { title, description: description || undefined, status: 'OPEN', priority, assignee: await nameOf(tx, assigneeId) },
+            {
+              title,
+              description: description || undefined,
+              status: 'OPEN',
+              priority,
+              assignee: await nameOf(tx, assigneeId),
+            },
           ),
           watchers: [viewer.id, assigneeId],
           notification: { kind: 'BUG_ASSIGNED', toWatchers: false, alsoNotify: assigneeId },
@@ -263,13 +304,13 @@ builder.relayMutationField(
     description: "Edits a bug's title, description or priority.",
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const bugId = parseId(input.bugId, 'Bug', 'bugId');
-      const data = {
-        title: input.title == null ? undefined : requiredText(input.title, 'title', LIMITS.title),
-        description:
+      const { bugId, ...data } = checkFields({
+        bugId: () => parseId(input.bugId, 'Bug', 'bugId'),
+        title: () => (input.title == null ? undefined : requiredText(input.title, 'title', LIMITS.title)),
+        description: () =>
           input.description == null ? undefined : optionalText(input.description, 'description', LIMITS.description),
-        priority: input.priority ?? undefined,
-      };
+        priority: () => input.priority ?? undefined,
+      });
       if (Object.values(data).every((value) => value === undefined)) {
         throw badUserInput('input', 'Give at least one of title, description or priority.');
       }
@@ -351,8 +392,10 @@ builder.relayMutationField(
     description: 'Assigns a bug to a member of its project, or unassigns it with a null assigneeId.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const bugId = parseId(input.bugId, 'Bug', 'bugId');
-      const assigneeId = input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId');
+      const { bugId, assigneeId } = checkFields({
+        bugId: () => parseId(input.bugId, 'Bug', 'bugId'),
+        assigneeId: () => (input.assigneeId == null ? null : parseId(input.assigneeId, 'User', 'assigneeId')),
+      });
       await transact(ctx, async (tx, emit) => {
         const bug = await findReadableBug(tx, viewer, bugId, 'bugId');
         if (assigneeId !== null) await assertAssignable(tx, bug.projectId, assigneeId);

@@ -1,9 +1,10 @@
 import type { Prisma } from '../../generated/prisma/client';
+import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { ActivityKind } from '../../generated/prisma/enums';
 import type { FieldChange } from '../../events/event';
 import { builder } from '../../graphql/builder';
 import { SHARED } from '../../graphql/viewer';
-import { pageSize } from '../../graphql/validation';
+import { pageSizeFor } from '../../graphql/validation';
 
 // A bug's history: one row per thing that happened to it, written in the transaction of the change
 // (src/modules/bug/changes.ts), kept as long as the bug, and read oldest first.
@@ -11,10 +12,11 @@ import { pageSize } from '../../graphql/validation';
 export const FieldChangeType = builder.objectRef<FieldChange>('FieldChange').implement({
   description:
     'One field of a bug that changed, its values as text: `status` and `priority` as their enum values, ' +
-    '`assignee` as the person\'s name at the time (null: nobody), `title` and `description` as they were written.',
+    "`assignee` as the person's name at the time (null: nobody), `labels` as their names, comma-separated " +
+    '(null: none), `title` and `description` as they were written.',
   extensions: SHARED,
   fields: (t) => ({
-    field: t.exposeString('field', { description: 'title, description, status, priority or assignee.' }),
+    field: t.exposeString('field', { description: 'title, description, status, priority, assignee or labels.' }),
     from: t.exposeString('from', { nullable: true, description: 'The value before; null when there was none.' }),
     to: t.exposeString('to', { nullable: true, description: 'The value after; null when there is none.' }),
   }),
@@ -23,17 +25,20 @@ export const FieldChangeType = builder.objectRef<FieldChange>('FieldChange').imp
 const ActivityKindEnum = builder.enumType(ActivityKind, {
   name: 'ActivityKind',
   description:
-    'What happened: CREATED (filed; its changes are the first values), UPDATED (title, description or priority ' +
+    'What happened: CREATED (filed; its changes are the first values), UPDATED (title, description, priority or labels ' +
     'edited), STATUS_CHANGED, ASSIGNED (or unassigned), COMMENTED, WATCHED (the actor started watching, by hand or ' +
     'by reporting, being assigned or commenting).',
 });
 
-builder.prismaObject('BugActivity', {
-  description: 'One entry of a bug\'s history.',
+const BugActivityNode = builder.prismaObject('BugActivity', {
+  description: "One entry of a bug's history.",
   extensions: SHARED,
   fields: (t) => ({
     kind: t.expose('kind', { type: ActivityKindEnum }),
-    actor: t.relation('actor', { description: 'Who did it.' }),
+    actor: t.relation('actor', {
+      nullable: true,
+      description: 'Who did it; null for a change made outside BugZapp, straight in the database.',
+    }),
     occurredAt: t.expose('createdAt', { type: 'DateTime' }),
     changes: t.field({
       type: [FieldChangeType],
@@ -44,14 +49,34 @@ builder.prismaObject('BugActivity', {
   }),
 });
 
+const activityPage = prismaConnectionHelpers(builder, 'BugActivity', { cursor: 'seq', ...pageSizeFor('seq') });
+
 builder.prismaObjectField('Bug', 'activity', (t) =>
-  t.relatedConnection('activity', {
-    cursor: 'seq',
-    ...pageSize,
-    description: 'Everything that happened to the bug, oldest first.',
-    query: { orderBy: { seq: 'asc' } },
-  }),
+  t.connection(
+    {
+      type: BugActivityNode,
+      description: 'Everything that happened to the bug, oldest first.',
+      select: (args, ctx, nestedSelection) => ({
+        activity: { ...cursorAsCondition(activityPage.getQuery(args, ctx, nestedSelection)), orderBy: { seq: 'asc' } },
+      }),
+      resolve: (bug, args, ctx) => activityPage.resolve(bug.activity, args, ctx),
+    },
+    { extensions: SHARED },
+  ),
 );
+
+/**
+ * A page's query with its cursor turned into a condition on `seq`. Given a cursor, Prisma loads a
+ * nested page on its own, without a LIMIT: every entry after the cursor, cut in memory (a long
+ * history read whole for each page after the first). `seq` after the cursor, with `take`, keeps
+ * the page in the bug's one statement and cuts it in SQL.
+ */
+function cursorAsCondition<Query extends { cursor?: { seq?: number }; skip?: number; take?: number }>(query: Query) {
+  const { cursor, skip, ...rest } = query;
+  const seq = cursor?.seq;
+  if (seq === undefined) return { ...rest, skip };
+  return { ...rest, where: { seq: (query.take ?? 0) < 0 ? { lt: seq } : { gt: seq } } };
+}
 
 /** One history entry to write. */
 export interface Activity {

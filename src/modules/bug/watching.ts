@@ -3,7 +3,7 @@ import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { builder } from '../../graphql/builder';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { parseId } from '../../graphql/ids';
-import { pageSize } from '../../graphql/validation';
+import { pageSizeFor } from '../../graphql/validation';
 import { transact } from '../../events/outbox';
 import { viewerOf } from '../../server/context';
 import { UserNode } from '../user/user';
@@ -23,8 +23,12 @@ type Tx = Prisma.TransactionClient;
 export async function autoWatch(tx: Tx, bugId: string, userIds: (string | null)[]): Promise<string[]> {
   const candidates = [...new Set(userIds.filter((id): id is string => id !== null))];
   if (candidates.length === 0) return [];
+  // Watchers are listed by when they started. The reporter and the assignee of a new bug start in
+  // the same statement, which would give them the same time and leave their order to their ids:
+  // a millisecond apart each, they keep the order given.
+  const now = Date.now();
   const started = await tx.bugWatcher.createManyAndReturn({
-    data: candidates.map((userId) => ({ bugId, userId })),
+    data: candidates.map((userId, index) => ({ bugId, userId, createdAt: new Date(now + index) })),
     skipDuplicates: true,
     select: { userId: true },
   });
@@ -48,8 +52,10 @@ export async function stopWatchingProject(tx: Tx, projectId: string, userId: str
   await tx.bugWatcher.deleteMany({ where: { userId, bug: { projectId } } });
 }
 
+// The page size and cursor checks go to the helper: the connection field itself does not apply them.
 const watcherConnection = prismaConnectionHelpers(builder, 'BugWatcher', {
   cursor: 'bugId_userId',
+  ...pageSizeFor('ids'),
   select: (nodeSelection) => ({ user: nodeSelection(true) }),
   resolveNode: (watcher) => watcher.user,
 });
@@ -58,15 +64,16 @@ builder.prismaObjectFields('Bug', (t) => ({
   viewerIsWatching: t.boolean({
     description: 'Whether you watch this bug: you hear of its status changes, comments, assignments and edits.',
     extensions: PERSONAL,
+    // A count, not the `watchers` relation: selected beside the `watchers` page with other
+    // arguments, the relation would be loaded again for every bug of a list, one statement each.
     select: (_args, ctx) => ({
-      watchers: { where: { userId: viewerOf(ctx).id, watching: true }, select: { userId: true } },
+      _count: { select: { watchers: { where: { userId: viewerOf(ctx).id, watching: true } } } },
     }),
-    resolve: (bug) => bug.watchers.length > 0,
+    resolve: (bug) => bug._count.watchers > 0,
   }),
   watchers: t.connection(
     {
       type: UserNode,
-      ...pageSize,
       description: 'Who watches the bug, in the order they started.',
       select: (args, ctx, nestedSelection) => ({
         watchers: {
@@ -105,7 +112,8 @@ for (const [name, watching] of [
           await tx.bugWatcher.upsert({
             where: { bugId_userId: { bugId, userId: viewer.id } },
             create: { bugId, userId: viewer.id, watching },
-            update: { watching },
+            // Coming back counts as starting again: the watcher is listed after those who stayed.
+            update: { watching, createdAt: new Date() },
           });
           if (watching) await recordActivity(tx, bugId, [{ kind: 'WATCHED', actorId: viewer.id }]);
           emit({

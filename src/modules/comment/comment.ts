@@ -2,7 +2,7 @@ import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
 import { SHARED } from '../../graphql/viewer';
 import { parseId } from '../../graphql/ids';
-import { LIMITS, requiredText } from '../../graphql/validation';
+import { checkFields, LIMITS, requiredText } from '../../graphql/validation';
 import { viewerOf } from '../../server/context';
 import { findReadableBug, readableComments } from '../bug/access';
 import { recordBugChange } from '../bug/changes';
@@ -34,8 +34,10 @@ builder.relayMutationField(
     description: 'Adds a comment to a bug in a project you belong to.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const bugId = parseId(input.bugId, 'Bug', 'bugId');
-      const body = requiredText(input.body, 'body', LIMITS.commentBody);
+      const { bugId, body } = checkFields({
+        bugId: () => parseId(input.bugId, 'Bug', 'bugId'),
+        body: () => requiredText(input.body, 'body', LIMITS.commentBody),
+      });
       const comment = await transact(ctx, async (tx, emit) => {
         const bug = await findReadableBug(tx, viewer, bugId, 'bugId');
         const comment = await tx.comment.create({ data: { bugId, authorId: viewer.id, body }, select: { id: true } });

@@ -40,7 +40,8 @@ export const NotificationNode = builder.prismaNode('Notification', {
   id: { field: 'id' },
   interfaces: [eventFields],
   extensions: PERSONAL,
-  description: 'An entry of your inbox: something that happened to a bug you watch or were assigned, never your own doing.',
+  description:
+    'An entry of your inbox: something that happened to a bug you watch or were assigned, never your own doing.',
   findUnique: (id, ctx) => ({ id, recipientId: viewerOf(ctx).id }),
   // What the Event interface and the sentence read; relations only as fields ask for them.
   select: { id: true, position: true, createdAt: true, kind: true, recipientId: true, data: true },
@@ -129,7 +130,9 @@ export function unreadCount(prisma: PrismaClient, viewer: Viewer): Promise<numbe
 builder.queryFields((t) => ({
   notifications: t.prismaConnection({
     type: NotificationNode,
-    cursor: 'seq',
+    // Paged by id, ordered by seq: PostgreSQL finds the cursor's seq by the primary key, then reads
+    // on down Notification_recipientId_seq_idx (see the migration that left seq without an index).
+    cursor: 'id',
     ...pageSize,
     description: 'Your inbox, newest first.',
     args: { unreadOnly: t.arg.boolean({ description: 'Only the notifications you have not marked read.' }) },
@@ -176,7 +179,12 @@ builder.relayMutationField(
           data: { readAt: new Date() },
         });
         if (count > 0) {
-          emit({ type: 'NOTIFICATIONS_READ', actorId: viewer.id, userId: viewer.id, data: all ? { all } : { read: ids } });
+          emit({
+            type: 'NOTIFICATIONS_READ',
+            actorId: viewer.id,
+            userId: viewer.id,
+            data: all ? { all } : { read: ids },
+          });
         }
       });
       return { ids };

@@ -1,8 +1,8 @@
 import { builder } from '../../graphql/builder';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
-import { badUserInput, notFound } from '../../graphql/errors';
+import { badUserInput, exactlyOne, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
-import { LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
+import { checkFields, LIMITS, optionalText, pageSize, requiredText } from '../../graphql/validation';
 import type { PayloadFieldBuilder, BuilderTypes } from '../../graphql/builder';
 import { transact } from '../../events/outbox';
 import { JOINED } from '../../infra/db';
@@ -39,17 +39,23 @@ export const ProjectNode = builder.prismaNode('Project', {
 builder.queryFields((t) => ({
   project: t.prismaField({
     type: 'Project',
-    description: 'A project you belong to (any project, for an admin); NOT_FOUND otherwise.',
-    args: { id: t.arg.id({ required: true }) },
+    description:
+      'A project you belong to (any project, for an admin), by `id` or by `key` (WEB): exactly one of the two, ' +
+      'else BAD_USER_INPUT. NOT_FOUND when it does not exist or is not yours to see.',
+    args: {
+      id: t.arg.id(),
+      key: t.arg.string({ description: "The project's key, e.g. WEB (any case)." }),
+    },
     resolve: async (query, _root, args, ctx) => {
       const viewer = viewerOf(ctx);
-      const id = parseId(args.id, 'Project', 'id');
+      const field = exactlyOne(args, 'id', 'key');
+      const where = field === 'id' ? { id: parseId(args.id!, 'Project', 'id') } : { key: projectKey(args.key!) };
       const project = await ctx.prisma.project.findFirst({
         ...query,
         ...JOINED,
-        where: { id, ...readableProjects(viewer) },
+        where: { ...where, ...readableProjects(viewer) },
       });
-      if (project === null) throw notFound('Project', 'id');
+      if (project === null) throw notFound('Project', field);
       return project;
     },
   }),
@@ -104,11 +110,11 @@ builder.relayMutationField(
     description: 'Creates a project owned by you, with you as its first member.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const data = {
-        key: projectKey(input.key),
-        name: requiredText(input.name, 'name', LIMITS.projectName),
-        description: optionalText(input.description ?? '', 'description', LIMITS.description),
-      };
+      const data = checkFields({
+        key: () => projectKey(input.key),
+        name: () => requiredText(input.name, 'name', LIMITS.projectName),
+        description: () => optionalText(input.description ?? '', 'description', LIMITS.description),
+      });
       const project = await transact(ctx, async (tx, emit) => {
         const project = await tx.project.create({
           data: { ...data, ownerId: viewer.id, memberships: { create: { userId: viewer.id } } },
@@ -136,12 +142,12 @@ builder.relayMutationField(
     description: "Renames or redescribes a project. The owner's or an admin's to do.",
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const projectId = parseId(input.projectId, 'Project', 'projectId');
-      const data = {
-        name: input.name == null ? undefined : requiredText(input.name, 'name', LIMITS.projectName),
-        description:
+      const { projectId, ...data } = checkFields({
+        projectId: () => parseId(input.projectId, 'Project', 'projectId'),
+        name: () => (input.name == null ? undefined : requiredText(input.name, 'name', LIMITS.projectName)),
+        description: () =>
           input.description == null ? undefined : optionalText(input.description, 'description', LIMITS.description),
-      };
+      });
       await transact(ctx, async (tx, emit) => {
         assertCanManageProject(viewer, await findReadableProject(tx, viewer, projectId, 'projectId'));
         await tx.project.update({ where: { id: projectId }, data, select: { id: true } });
@@ -160,6 +166,13 @@ const membershipInput = {
   }),
 };
 
+/** A membership mutation's two ids, both checked before either is refused. */
+const parseMembership = (input: { projectId: string; userId: string }) =>
+  checkFields({
+    projectId: () => parseId(input.projectId, 'Project', 'projectId'),
+    userId: () => parseId(input.userId, 'User', 'userId'),
+  });
+
 builder.relayMutationField(
   'addProjectMember',
   membershipInput,
@@ -167,8 +180,7 @@ builder.relayMutationField(
     description: 'Adds a user to a project; adding a member again changes nothing. The owner or an admin may.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const projectId = parseId(input.projectId, 'Project', 'projectId');
-      const userId = parseId(input.userId, 'User', 'userId');
+      const { projectId, userId } = parseMembership(input);
       await transact(ctx, async (tx, emit) => {
         assertCanManageProject(viewer, await findReadableProject(tx, viewer, projectId, 'projectId'));
         const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
@@ -190,8 +202,7 @@ builder.relayMutationField(
       'Removes a member from a project and unassigns their bugs there. The owner cannot be removed. The owner or an admin may.',
     resolve: async (_root, { input }, ctx) => {
       const viewer = viewerOf(ctx);
-      const projectId = parseId(input.projectId, 'Project', 'projectId');
-      const userId = parseId(input.userId, 'User', 'userId');
+      const { projectId, userId } = parseMembership(input);
       await transact(ctx, async (tx, emit) => {
         const project = await findReadableProject(tx, viewer, projectId, 'projectId');
         assertCanManageProject(viewer, project);

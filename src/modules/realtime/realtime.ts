@@ -29,6 +29,8 @@ import {
 
 // --- Payload types ------------------------------------------------------------------------------
 
+const OUTSIDE = 'Null when the change was made outside BugZapp, straight in the database (a script, psql).';
+
 const BUG_ACTIONS = {
   BUG_CREATED: 'CREATED',
   BUG_UPDATED: 'UPDATED',
@@ -76,8 +78,10 @@ builder.objectFields(BugAssignedEvent, (t) => ({
   }),
   assignedBy: t.prismaField({
     type: 'User',
-    resolve: (query, event, _args, ctx) =>
-      ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.actorId } }),
+    nullable: true,
+    description: `Who assigned it. ${OUTSIDE}`,
+    resolve: (query, { actorId }, _args, ctx) =>
+      optional(actorId, (id) => ctx.prisma.user.findUnique({ ...query, where: { id } }), query),
   }),
 }));
 
@@ -113,8 +117,10 @@ builder.objectFields(BugChangedEvent, (t) => ({
   }),
   actor: t.prismaField({
     type: 'User',
-    resolve: (query, event, _args, ctx) =>
-      ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.actorId } }),
+    nullable: true,
+    description: `Who made the change. ${OUTSIDE}`,
+    resolve: (query, { actorId }, _args, ctx) =>
+      optional(actorId, (id) => ctx.prisma.user.findUnique({ ...query, where: { id } }), query),
   }),
 }));
 
@@ -157,8 +163,10 @@ builder.objectFields(ProjectChangedEvent, (t) => ({
   }),
   actor: t.prismaField({
     type: 'User',
-    resolve: (query, event, _args, ctx) =>
-      ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: event.actorId } }),
+    nullable: true,
+    description: `Who made the change. ${OUTSIDE}`,
+    resolve: (query, { actorId }, _args, ctx) =>
+      optional(actorId, (id) => ctx.prisma.user.findUnique({ ...query, where: { id } }), query),
   }),
   member: t.prismaField({
     type: 'User',
@@ -313,7 +321,7 @@ builder.subscriptionFields((t) => {
       description:
         'Your inbox, live: a notification for every change to a bug you watch (status, comment, assignment, edit of ' +
         'title or description) and for bugs assigned to you, never of your own doing. The same entries as ' +
-        '`Query.notifications` (same ids); `after` resumes from a notification\'s cursor.',
+        "`Query.notifications` (same ids); `after` resumes from a notification's cursor.",
       args: { after: afterArg() },
       subscribe: (_root, args, ctx) => {
         const viewer = viewerOf(ctx);

@@ -5,7 +5,7 @@ import { NOT_CACHED } from '../../graphql/response-cache';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { forbidden, unauthenticated, badUserInput, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
-import { LIMITS, pageSize, requiredText } from '../../graphql/validation';
+import { LIMITS, checkFields, pageSize, requiredText } from '../../graphql/validation';
 import { hashPassword, UNMATCHABLE_HASH, verifyPassword } from '../../server/auth';
 import { viewerOf } from '../../server/context';
 import { visibleUsers } from './access';
@@ -119,11 +119,18 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       await ctx.rateLimits.signInAttempt(ctx.clientAddress);
-      const email = normalizeEmail(input.email);
-      const name = requiredText(input.name, 'name', LIMITS.userName);
-      if (input.password.length < LIMITS.passwordMin || input.password.length > LIMITS.passwordMax) {
-        throw badUserInput('password', `password must be ${LIMITS.passwordMin} to ${LIMITS.passwordMax} characters.`);
-      }
+      const { email, name } = checkFields({
+        email: () => normalizeEmail(input.email),
+        name: () => requiredText(input.name, 'name', LIMITS.userName),
+        password: () => {
+          if (input.password.length < LIMITS.passwordMin || input.password.length > LIMITS.passwordMax) {
+            throw badUserInput(
+              'password',
+              `password must be ${LIMITS.passwordMin} to ${LIMITS.passwordMax} characters.`,
+            );
+          }
+        },
+      });
       const passwordHash = await hashPassword(input.password);
       const user = await ctx.prisma.$transaction(async (tx) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(${FIRST_USER_LOCK})`;

@@ -2,8 +2,8 @@
 // 10,000-notification inbox take, asked over HTTP of the real app with the response cache off (so
 // every request reaches the database), with how many SQL statements each runs.
 //
-//   node --import tsx bench/inbox.ts                          # embedded PGlite, then PostgreSQL
-//   node --import tsx bench/inbox.ts --db pglite --runs 100   # --db pglite|postgresql|both
+//   npm run bench:inbox                                  # embedded PGlite, then PostgreSQL
+//   npm run bench:inbox -- --db pglite --runs 100        # --db pglite|postgresql|both
 //
 // The app runs in this process (createApp, as the tests start it), on a fresh PGlite folder or a
 // scratch database next to DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres),

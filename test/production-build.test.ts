@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, ROOT, run, waitForPort } from './helpers/process';
+import { freePort, ROOT, run, waitForPort, waitForPortClosed } from './helpers/process';
 import { createStorage, type Storage } from './helpers/server';
 
 /** What the Dockerfile does, step by step, in a folder of its own: build, then a production install. */
@@ -28,7 +28,7 @@ describe('the production build', () => {
       {},
     );
     expect(await tsc.exited).toBe(0);
-    for (const file of ['package.json', 'package-lock.json', 'prisma/migrations']) {
+    for (const file of ['package.json', 'package-lock.json', 'prisma/migrations', 'scripts/build-if-needed.mjs']) {
       await fs.cp(path.join(ROOT, file), path.join(folder, file), { recursive: true });
     }
     const install = run(
@@ -41,6 +41,8 @@ describe('the production build', () => {
     for (const devTool of ['typescript', 'tsx', 'prisma', 'jest']) {
       await expect(fs.access(path.join(folder, 'node_modules', devTool))).rejects.toThrow('ENOENT');
     }
+    // What `npm start` runs first: with no TypeScript here, the shipped build is used as it is.
+    expect(await run(process.execPath, ['scripts/build-if-needed.mjs'], {}, folder).exited).toBe(0);
 
     const port = await freePort();
     const server = run(
@@ -82,8 +84,23 @@ describe('the production build', () => {
     await waitForPort(port, npm, 60_000);
     npm.child.kill('SIGTERM');
     await npm.exited;
-    // The server itself (not only npm) has gone: nothing listens and the data directory is free.
+    // The server itself (not only npm) goes: soon nothing listens, and the data directory is free.
+    await waitForPortClosed(port);
     await expect(fetch(`http://127.0.0.1:${port}/graphql`)).rejects.toThrow();
-    await expect(fs.access(path.join(storage.dataDir, 'bugzapp.lock'))).rejects.toThrow('ENOENT');
+    await waitFor(async () => !(await exists(path.join(storage.dataDir, 'bugzapp.lock'))));
   }, 90_000);
 });
+
+const exists = (file: string) =>
+  fs.access(file).then(
+    () => true,
+    () => false,
+  );
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Still not so after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -54,3 +54,19 @@ export async function waitForPort(port: number, server: RunningProcess, timeoutM
   }
   throw new Error(`Nothing listened on ${port} within ${timeoutMs} ms:\n${server.output()}`);
 }
+
+/** Waits until nothing accepts connections on `port` any more, or throws after `timeoutMs`. */
+export async function waitForPortClosed(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const socket = net.connect(port, '127.0.0.1');
+    const open = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      socket.once('error', () => resolve(false));
+    });
+    socket.destroy();
+    if (!open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Something still listened on ${port} after ${timeoutMs} ms`);
+}

@@ -192,6 +192,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logOf(initial),
       ),
   });
+  /** Set when stop() begins: /ready answers 503 from then on. */
+  let stopping = false;
   const requests = drainable(
     // Probes come before the request log, which would otherwise gain a line per probe.
     serveProbes(
@@ -216,6 +218,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         metrics,
         metricsToken: config.metricsToken,
         log: (message, error) => log.warn({ err: error }, message),
+        stopping: () => stopping,
       },
     ),
   );
@@ -245,6 +248,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         });
       }),
     async stop() {
+      stopping = true;
       // Listening stops at once; requests in flight finish while the sockets are told to go.
       const drained = requests.drain(server, config.shutdownTimeoutMs, log);
       await webSockets.dispose();

@@ -1,4 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Client } from 'graphql-ws';
+import { serveProbes } from '../src/server/probes';
 import * as ops from './operations';
 import { createBug, createProject, signUp, uniqueKey } from './helpers/fixtures';
 import { startRedis, type PrivateRedis } from './helpers/private-servers';
@@ -254,5 +257,32 @@ describe('operations endpoints', () => {
         ),
       ).toEqual({ status: 200, body: { status: 'ok', checks: { database: 'ok', redis: 'ok' } } });
     });
+  });
+});
+
+describe('/ready while stopping', () => {
+  it('answers 503 once the server has begun to stop, though its database still answers', async () => {
+    let stopping = false;
+    const server = http.createServer(
+      serveProbes((_req, res) => res.end(), {
+        checks: { database: () => Promise.resolve() },
+        metrics: undefined,
+        metricsToken: undefined,
+        log: () => undefined,
+        stopping: () => stopping,
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ready`;
+    try {
+      expect((await fetch(url)).status).toBe(200);
+      stopping = true;
+      const response = await fetch(url);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ status: 'stopping', checks: {} });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

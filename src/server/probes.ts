@@ -37,6 +37,8 @@ export interface ProbeOptions {
   metricsToken: string | undefined;
   /** Told when a dependency goes down (once, not at every probe) and when a scrape fails. */
   log: (message: string, error: unknown) => void;
+  /** True once the app has begun to stop: /ready then answers 503 so no balancer sends it more. */
+  stopping?: () => boolean;
 }
 
 /** Answers /health, /ready and /metrics; hands every other request to `listener`. */
@@ -47,6 +49,10 @@ export function serveProbes(listener: RequestListener, options: ProbeOptions): R
   const expectedToken = options.metricsToken === undefined ? undefined : digest(options.metricsToken);
 
   const ready = async (res: ServerResponse, head: boolean) => {
+    if (options.stopping?.() === true) {
+      send(res, 503, head, JSON_TYPE, JSON.stringify({ status: 'stopping', checks: {} }));
+      return;
+    }
     const states = await Promise.all(checks.map(async ([name, check]) => [name, await check()] as const));
     const ok = states.every(([, state]) => state === 'ok');
     send(

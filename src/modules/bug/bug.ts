@@ -411,8 +411,15 @@ builder.relayMutationField(
 
 /** A person's name, as history shows them; null for nobody. */
 async function nameOf(db: Db, userId: string | null): Promise<string | null> {
-  if (userId === null) return null;
-  return (await db.user.findUniqueOrThrow({ where: { id: userId }, select: { name: true } })).name;
+  return (await namesOf(db, [userId]))[0] ?? null;
+}
+
+/** The names of these people, in one query; null for nobody. */
+async function namesOf(db: Db, userIds: (string | null)[]): Promise<(string | null)[]> {
+  const ids = userIds.filter((id): id is string => id !== null);
+  const users =
+    ids.length === 0 ? [] : await db.user.findMany({ where: { id: { in: ids } }, select: { id: true, name: true } });
+  return userIds.map((id) => users.find((user) => user.id === id)?.name ?? null);
 }
 
 /**
@@ -426,6 +433,7 @@ export async function recordAssignment(
   bug: { bugId: string; projectId: string; assigneeId: string | null },
   assigneeId: string | null,
 ): Promise<void> {
+  const [from, to] = await namesOf(tx, [bug.assigneeId, assigneeId]);
   await recordBugChange(tx, emit, {
     type: 'BUG_ASSIGNED',
     actorId,
@@ -433,7 +441,7 @@ export async function recordAssignment(
     bugId: bug.bugId,
     userId: assigneeId,
     activity: 'ASSIGNED',
-    changes: [{ field: 'assignee', from: await nameOf(tx, bug.assigneeId), to: await nameOf(tx, assigneeId) }],
+    changes: [{ field: 'assignee', from: from ?? null, to: to ?? null }],
     watchers: [assigneeId],
     notification: { kind: 'BUG_ASSIGNED', toWatchers: true, alsoNotify: assigneeId },
   });

@@ -61,20 +61,11 @@ const labelColor = (value: string) => {
 };
 const labelDescription = (value: string) => optionalText(value, 'description', LABEL_DESCRIPTION_MAX);
 
-/** A name already taken in the project, as the unique index would refuse it: CONFLICT, said plainly. */
-async function assertNameFree(db: Prisma.TransactionClient, projectId: string, name: string, except?: string) {
-  const taken = await db.label.findFirst({
-    where: { projectId, nameKey: name.toLowerCase(), ...(except === undefined ? {} : { id: { not: except } }) },
-    select: { name: true },
-  });
-  if (taken !== null) throw conflict('name', `The project already has a label "${taken.name}".`);
-}
-
 /**
- * The unique index's refusal of a name that a transaction committed after assertNameFree looked:
- * the same CONFLICT on `name`, rather than the generic one on the index's columns.
+ * The unique index on (projectId, nameKey) is what keeps names unique, racing writers included;
+ * its refusal becomes CONFLICT on `name`, rather than the generic one on the index's columns.
  */
-function nameTakenMeanwhile(name: string) {
+function nameTaken(name: string) {
   return (error: unknown): never => {
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
       throw conflict('name', `The project already has a label "${name}" (ignoring case).`);
@@ -128,14 +119,13 @@ builder.relayMutationField(
       });
       const label = await transact(ctx, async (tx, emit) => {
         await findReadableProject(tx, viewer, fields.projectId, 'projectId');
-        await assertNameFree(tx, fields.projectId, fields.name);
         const label = await tx.label.create({
           data: { ...fields, nameKey: fields.name.toLowerCase() },
           select: { id: true },
         });
         emit({ type: 'PROJECT_UPDATED', actorId: viewer.id, projectId: fields.projectId });
         return label;
-      }).catch(nameTakenMeanwhile(fields.name));
+      }).catch(nameTaken(fields.name));
       return { labelId: label.id };
     },
   },
@@ -168,14 +158,13 @@ builder.relayMutationField(
       }
       await transact(ctx, async (tx, emit) => {
         const label = await findReadableLabel(tx, viewer, labelId);
-        if (data.name !== undefined) await assertNameFree(tx, label.projectId, data.name, labelId);
         await tx.label.update({
           where: { id: labelId },
           data: { ...data, ...(data.name === undefined ? {} : { nameKey: data.name.toLowerCase() }) },
           select: { id: true },
         });
         emit({ type: 'PROJECT_UPDATED', actorId: viewer.id, projectId: label.projectId });
-      }).catch(nameTakenMeanwhile(data.name ?? ''));
+      }).catch(nameTaken(data.name ?? ''));
       return { labelId };
     },
   },

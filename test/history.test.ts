@@ -1,14 +1,15 @@
 import type { Client } from 'graphql-ws';
+import { decodeGlobalId } from '../src/graphql/ids';
 import * as ops from './operations';
 import type { BugActivityQuery } from './gql/graphql';
 import { createBug, createProject, errorOf, signUp, type TestUser } from './helpers/fixtures';
 import { recordSql, useServer, type TestServer } from './helpers/server';
-import { connect, subscribe } from './helpers/subscriptions';
+import { listenFromNow } from './helpers/subscriptions';
 
 type Entry = NonNullable<BugActivityQuery['bug']>['activity']['edges'][number]['node'];
 
-/** The uuid inside a global ID, for the tests that write rows with SQL. */
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
+/** The uuid inside a global ID, for the rows written with SQL. */
+const uuidOf = (globalId: string) => decodeGlobalId(globalId).id;
 
 /** Every entry of a bug's history, read page after page of `pageSize`. */
 async function wholeHistory(server: TestServer, user: TestUser, bugId: string, pageSize = 100): Promise<Entry[]> {
@@ -140,10 +141,7 @@ describe("a bug's history", () => {
 
   it('sends the same changes with each bugChanged event', async () => {
     const bug = await createBug(server.current, ada, projectId, { title: 'Crash on save' });
-    const { eventCursor } = await server.current.ok(ops.EventCursor, {}, grace.token);
-    const client = connect(server.current, grace);
-    clients.push(client);
-    const events = subscribe(client, ops.OnBugChanges, { projectId, after: eventCursor });
+    const events = await listenFromNow(server.current, clients, grace, ops.OnBugChanges, { projectId });
 
     await update(ada, bug.id, { title: 'Crash on save as PDF', description: 'Only for large files' });
     await move(ada, bug.id, 'IN_PROGRESS');

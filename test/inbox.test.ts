@@ -1,13 +1,14 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { Client } from 'graphql-ws';
+import { decodeGlobalId } from '../src/graphql/ids';
 import * as ops from './operations';
 import type { InboxPageQuery } from './gql/graphql';
 import { createBug, createProject, errorOf, missingId, signUp, type TestUser } from './helpers/fixtures';
 import { recordSql, useServer } from './helpers/server';
-import { connect, subscribe } from './helpers/subscriptions';
+import { connect, listenFromNow } from './helpers/subscriptions';
 
-/** The uuid inside a global ID, for the tests that write rows with SQL. */
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
+/** The uuid inside a global ID, for the rows written with SQL. */
+const uuidOf = (globalId: string) => decodeGlobalId(globalId).id;
 
 describe('the inbox', () => {
   const server = useServer();
@@ -37,16 +38,9 @@ describe('the inbox', () => {
       .then((result) => result.addComment.comment);
   const markRead = (user: TestUser, input: { ids?: string[]; all?: boolean }) =>
     server.current.request(ops.MarkNotificationsRead, { input }, user.token);
-  /** Subscribes on a socket of its own, from the current end of the log. */
-  async function listen<Data, Variables>(
-    user: TestUser,
-    document: TypedDocumentNode<Data, Variables>,
-    client = connect(server.current, user),
-  ) {
-    const { eventCursor } = await server.current.ok(ops.EventCursor, {}, user.token);
-    if (!clients.includes(client)) clients.push(client);
-    return subscribe(client, document, { after: eventCursor } as Variables);
-  }
+  /** Subscribes from the current end of the log, on `client` or a socket of its own. */
+  const listen = <Data, Variables>(user: TestUser, document: TypedDocumentNode<Data, Variables>, client?: Client) =>
+    listenFromNow(server.current, clients, user, document, {} as Omit<Variables, 'after'>, client);
 
   describe('who hears of a change', () => {
     const seen = new Map<string, Set<string>>();

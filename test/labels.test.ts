@@ -1,11 +1,12 @@
 import type { Client } from 'graphql-ws';
+import { decodeGlobalId } from '../src/graphql/ids';
 import * as ops from './operations';
 import { createBug, createProject, errorOf, missingId, signUp, unique, type TestUser } from './helpers/fixtures';
 import { recordSql, useServer, type TestServer } from './helpers/server';
 import { connect, subscribe } from './helpers/subscriptions';
 
-/** The uuid inside a global ID, for the statements this suite writes itself. */
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
+/** The uuid inside a global ID, for the rows written with SQL. */
+const uuidOf = (globalId: string) => decodeGlobalId(globalId).id;
 
 const addLabel = async (server: TestServer, user: TestUser, projectId: string, name: string, color = '#d73a4a') => {
   const { createLabel } = await server.ok(ops.CreateLabel, { input: { projectId, name, color } }, user.token);

@@ -5,7 +5,7 @@ import { decodeGlobalId } from '../src/graphql/ids';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
 import { useServer, type TestServer } from './helpers/server';
-import { connect, subscribe, type Subscription } from './helpers/subscriptions';
+import { listenFromNow } from './helpers/subscriptions';
 
 /**
  * Plain SQL, as psql or another service would send it: on PostgreSQL over a connection of its own,
@@ -49,16 +49,11 @@ describe('changes made outside the API', () => {
     await Promise.all(clients.splice(0).map((client) => Promise.resolve(client.dispose())));
   });
 
-  async function listen<Data, Variables>(
+  const listen = <Data, Variables>(
     user: TestUser,
     document: TypedDocumentNode<Data, Variables>,
     variables: Omit<Variables, 'after'>,
-  ): Promise<Subscription<Data>> {
-    const { eventCursor } = await server.current.ok(ops.EventCursor, {}, user.token);
-    const client = connect(server.current, user);
-    clients.push(client);
-    return subscribe(client, document, { ...variables, after: eventCursor } as Variables);
-  }
+  ) => listenFromNow(server.current, clients, user, document, variables);
 
   const history = async (bugId: string) =>
     (await server.current.ok(ops.OutsideHistory, { id: bugId }, member.token)).bug.activity.edges.map(

@@ -3,7 +3,7 @@ import type { Client } from 'graphql-ws';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
 import { useServer } from './helpers/server';
-import { connect, subscribe, type Subscription } from './helpers/subscriptions';
+import { listenFromNow } from './helpers/subscriptions';
 
 // Absence is proven by order: after the event a subscriber must not get, a sentinel it must get
 // is sent, and the sentinel is what arrives first.
@@ -26,17 +26,11 @@ describe('subscriptions', () => {
     await Promise.all(clients.splice(0).map((client) => Promise.resolve(client.dispose())));
   });
 
-  /** Subscribes as `user` from the current end of the log, so nothing sent after this call can be missed. */
-  async function listen<Data, Variables>(
+  const listen = <Data, Variables>(
     user: TestUser,
     document: TypedDocumentNode<Data, Variables>,
-    variables: Omit<Variables, 'after'> = {} as Variables,
-  ): Promise<Subscription<Data>> {
-    const { eventCursor } = await server.current.ok(ops.EventCursor, {}, user.token);
-    const client = connect(server.current, user);
-    clients.push(client);
-    return subscribe(client, document, { ...variables, after: eventCursor } as Variables);
-  }
+    variables?: Omit<Variables, 'after'>,
+  ) => listenFromNow(server.current, clients, user, document, variables);
 
   const assign = (user: TestUser, bugId: string, assigneeId: string | null) =>
     server.current.ok(ops.AssignBug, { input: { bugId, assigneeId } }, user.token);

@@ -4,6 +4,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { TestServer } from './server';
 import type { TestUser } from './fixtures';
+import { EventCursor } from '../operations';
 
 /** The WebSocket address of a test server's /graphql. */
 export const wsUrl = (server: TestServer) => server.url.replace(/^http/, 'ws');
@@ -122,4 +123,22 @@ export function closeCode(client: Client): Promise<number> {
     client.on('closed', (event) => resolve((event as CloseEvent).code));
     client.on('error', (error) => reject(error as Error));
   });
+}
+
+/**
+ * Subscribes as `user` from the current end of the event log, so nothing sent after this call can
+ * be missed: on `client`, else on a socket of its own. Sockets opened here join `clients`, for the
+ * suite to dispose of.
+ */
+export async function listenFromNow<Data, Variables>(
+  server: TestServer,
+  clients: Client[],
+  user: TestUser,
+  document: TypedDocumentNode<Data, Variables>,
+  variables: Omit<Variables, 'after'> = {} as Variables,
+  client: Client = connect(server, user),
+): Promise<Subscription<Data>> {
+  const { eventCursor } = await server.ok(EventCursor, {}, user.token);
+  if (!clients.includes(client)) clients.push(client);
+  return subscribe(client, document, { ...variables, after: eventCursor } as Variables);
 }

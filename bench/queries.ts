@@ -584,6 +584,16 @@ function report(runs: Run[], options: Options, sizes: string[], notes: string[],
   );
 }
 
+async function analyze(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('ANALYZE');
+  } finally {
+    await client.end();
+  }
+}
+
 /** Seeds a fresh database through a BugZapp started for it, then stops that server. */
 async function seeded(dataDir: string, secret: string, databaseUrl: string | undefined): Promise<Seeded> {
   const server = await startBugZapp(dataDir, secret, databaseUrl, 'seed');
@@ -621,6 +631,9 @@ async function main(): Promise<void> {
       const dataDir = await temporaryDir('bugzapp-bench-queries-pg-');
       console.error('PostgreSQL: seeding through BugZapp...');
       postgresSeed = { dataDir, seeded: await seeded(dataDir, secret, postgres.url) };
+      // Statistics, as autovacuum gathers them within a minute of seeding on a running server:
+      // measuring before it does would time plans made without them.
+      await analyze(postgres.url);
       handwritten = await startHandwritten(postgres.url, secret);
       reference = target('hand-written (PostgreSQL)', 'PostgreSQL', handwritten, postgresSeed.seeded);
       await verify([reference], () => false);

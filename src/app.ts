@@ -127,9 +127,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onPublish: metrics?.published,
     log: (message, error) => log.error({ err: error }, message),
   });
-  const inboxPruning = keepPruning(
-    () => pruneInbox(db.prisma, config.notificationRetentionDays),
-    (error) => log.error({ err: error }, 'Pruning the inbox failed'),
+  const upkeep = everyHour(
+    async () => {
+      await pruneInbox(db.prisma, config.notificationRetentionDays);
+      await db.upkeep();
+    },
+    (error) => log.error({ err: error }, 'The hourly upkeep (inbox pruning, VACUUM on PGlite) failed'),
   );
   const rateLimits = await RateLimits.open(
     config.limits,
@@ -253,7 +256,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const drained = requests.drain(server, config.shutdownTimeoutMs, log);
       await webSockets.dispose();
       await drained;
-      clearInterval(inboxPruning);
+      clearInterval(upkeep);
       await events.close();
       await bus.close();
       await rateLimits.close();
@@ -262,9 +265,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 }
 
-/** Runs `prune` now and then once an hour, in the background; returns the timer to clear. */
-function keepPruning(prune: () => Promise<void>, onError: (error: unknown) => void): NodeJS.Timeout {
-  const run = () => void prune().catch(onError);
+/** Runs `job` now and then once an hour, in the background; returns the timer to clear. */
+function everyHour(job: () => Promise<void>, onError: (error: unknown) => void): NodeJS.Timeout {
+  const run = () => void job().catch(onError);
   run();
   return setInterval(run, 3600_000).unref();
 }

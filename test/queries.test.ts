@@ -65,6 +65,29 @@ describe('loading a page of bugs with everything around them', () => {
     expect(forTwenty[0]).toMatch(/FROM "public"."Comment".*LIMIT/s);
   });
 
+  it('plans the page of bugs as a server in production would: prepared on PostgreSQL, with statistics on PGlite', async () => {
+    const statements = await recordSql(server.current, () =>
+      server.current.ok(ops.BugsWithEverything, { first: 20 }, alice.token),
+    );
+    const page = statements.find((sql) => sql.includes('FROM "public"."Bug"'));
+    expect(page).toBeDefined();
+    const app = server.current.app;
+    if (app.db.kind === 'postgresql') {
+      // pg lends the connection used last, so the session below is the one that ran the page.
+      const prepared = await app.db.withSession((session) =>
+        session.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements WHERE NOT from_sql'),
+      );
+      expect(prepared.map((row) => row.statement)).toContain(page);
+    } else {
+      // PGlite has no autovacuum: the app's hourly upkeep, run here now, gathers the planner's statistics.
+      await app.db.upkeep();
+      const [bugs] = await app.db.withSession((session) =>
+        session.query<{ reltuples: number }>(`SELECT reltuples FROM pg_class WHERE relname = 'Bug'`),
+      );
+      expect(bugs?.reltuples).toBe(24);
+    }
+  });
+
   it('runs as many statements for one project as for three, with every list field inside (no N+1)', async () => {
     let one: ProjectsWithEverythingQuery | undefined;
     let three: ProjectsWithEverythingQuery | undefined;

@@ -7,6 +7,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client';
 import { lockDataDirectory } from './data-dir-lock';
 import { defaultLogger, type Logger } from './log';
+import { statementNames } from './statement-names';
 
 /** One connection's worth of raw SQL, for what Prisma Client cannot say: multi-statement scripts and session locks. */
 export interface SqlSession {
@@ -32,6 +33,13 @@ export interface Database {
   onQuery(listener: (sql: string) => void): () => void;
   /** The PostgreSQL pool's connections right now (for metrics); undefined on PGlite, which has no pool. */
   poolStats(): PoolStats | undefined;
+  /**
+   * What autovacuum does for a PostgreSQL server and nothing does for PGlite, a single-user
+   * PostgreSQL without background workers: VACUUM (ANALYZE) of BugZapp's tables, so that the
+   * planner has statistics (without them it may join every bug's comments before sorting for a page
+   * of 20) and dead rows are reused. Nothing to do on PostgreSQL.
+   */
+  upkeep(): Promise<void>;
   /** Closes Prisma Client and the driver; calling it again waits for the first close. */
   close(): Promise<void>;
 }
@@ -82,6 +90,12 @@ async function openPGlite(dataDir: string, owner: string): Promise<Database> {
     // PGlite is a single connection: every caller already has it to itself.
     withSession: (fn) => fn(session),
     poolStats: () => undefined,
+    upkeep: async () => {
+      const tables = await session.query<{ name: string }>(
+        `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = current_schema()`,
+      );
+      if (tables.length > 0) await session.exec(`VACUUM (ANALYZE) ${tables.map((table) => table.name).join(', ')}`);
+    },
     close: () => pglite.close().finally(unlock),
   });
 }
@@ -90,7 +104,7 @@ function openPostgres(connectionString: string, log: Logger): Database {
   const pool = new pg.Pool({ connectionString });
   // Without a listener an idle client's network error would crash the process.
   pool.on('error', (error) => log.error(`PostgreSQL pool error: ${error.message}`));
-  return withPrisma('postgresql', new PrismaPg(pool), {
+  return withPrisma('postgresql', new PrismaPg(pool, { statementNameGenerator: statementNames() }), {
     withSession: async (fn) => {
       const client = await pool.connect();
       try {
@@ -103,6 +117,7 @@ function openPostgres(connectionString: string, log: Logger): Database {
       }
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    upkeep: async () => {},
     close: () => pool.end(),
   });
 }
@@ -110,7 +125,7 @@ function openPostgres(connectionString: string, log: Logger): Database {
 function withPrisma(
   kind: Database['kind'],
   adapter: PrismaPg | PrismaPGlite,
-  driver: Pick<Database, 'withSession' | 'poolStats' | 'close'>,
+  driver: Pick<Database, 'withSession' | 'poolStats' | 'upkeep' | 'close'>,
 ): Database {
   // Minimal errors: Prisma's default format captures a stack trace at every query's call site, to
   // point at it in the message; ours are masked before a client sees them (graphql/errors.ts).
@@ -123,6 +138,7 @@ function withPrisma(
     kind,
     withSession: driver.withSession,
     poolStats: driver.poolStats,
+    upkeep: driver.upkeep,
     onQuery(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

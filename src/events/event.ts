@@ -1,3 +1,4 @@
+import type { Prisma } from '../generated/prisma/client';
 import type { BugStatus, EventType, NotificationKind, UserStatus } from '../generated/prisma/enums';
 import { ErrorCode } from '../graphql/errors';
 import { GraphQLError } from 'graphql';
@@ -67,6 +68,17 @@ export const fromRow = (row: Omit<StoredEvent, 'data'> & { data: unknown }): Sto
   ...row,
   data: row.data ?? {},
 });
+
+/**
+ * The position of the newest event, 0 when there is none. Not `aggregate({ _max })`: Prisma
+ * wraps an aggregate in a subquery with an OFFSET, which PostgreSQL cannot answer from the
+ * primary key, so it read the whole table (164 ms at a million events, and the outbox asks inside
+ * every write's lock). This is one step down the index.
+ */
+export async function newestPosition(db: Prisma.TransactionClient): Promise<bigint> {
+  const newest = await db.event.findFirst({ select: { position: true }, orderBy: { position: 'desc' } });
+  return newest?.position ?? 0n;
+}
 
 // --- Cursors ------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import {
   encodeCursor,
   fromMessage,
   fromRow,
+  newestPosition,
   toMessage,
   type EventMessage,
   type StoredEvent,
@@ -83,7 +84,7 @@ export class EventFeed implements EventSink {
   /** Starts at the newest committed event, listening on the bus and polling the table. */
   static async open(prisma: PrismaClient, bus: Bus, options: FeedOptions): Promise<EventFeed> {
     const feed = new EventFeed(prisma, bus, options);
-    feed.#head = await feed.newestPosition();
+    feed.#head = await newestPosition(prisma);
     const id = await bus.engine.subscribe(bus.channel, (message: EventMessage) => feed.#receive(message), {});
     feed.#unsubscribe = () => void bus.engine.unsubscribe(id);
     feed.#timers.push(
@@ -255,7 +256,7 @@ export class EventFeed implements EventSink {
 
   /** Whether the table holds newer events than this instance has appended (another instance's). */
   async isBehind(): Promise<boolean> {
-    return (await this.newestPosition()) > this.#head;
+    return (await newestPosition(this.prisma)) > this.#head;
   }
 
   /** The position a subscription starts after: the cursor's, once it is known to be resumable, or the head. */
@@ -263,7 +264,7 @@ export class EventFeed implements EventSink {
     if (cursor == null) return this.#head;
     const position = decodeCursor(cursor);
     // The table only when the cursor is newer than anything this instance has seen.
-    const newest = position <= this.#head ? this.#head : await this.newestPosition();
+    const newest = position <= this.#head ? this.#head : await newestPosition(this.prisma);
     if (position > newest) throw cursorError('UNKNOWN_CURSOR', 'No event has this cursor on this server.');
     if (position === newest) return position;
     // The replay starts with the next event: gone (positions have no gaps, so it was pruned) or
@@ -288,18 +289,13 @@ export class EventFeed implements EventSink {
    * way here; a backlog that stays means this instance is falling behind.
    */
   async backlog(): Promise<bigint> {
-    const newest = await this.newestPosition();
+    const newest = await newestPosition(this.prisma);
     return newest > this.#head ? newest - this.#head : 0n;
   }
 
   /** The cursor of the newest committed event: state read after it is at least that new. */
   async currentCursor(): Promise<string> {
-    return encodeCursor(await this.newestPosition());
-  }
-
-  private async newestPosition(): Promise<bigint> {
-    const { _max } = await this.prisma.event.aggregate({ _max: { position: true } });
-    return _max.position ?? 0n;
+    return encodeCursor(await newestPosition(this.prisma));
   }
 
   /** Deletes events past retention, always keeping the newest so positions keep counting from it. */

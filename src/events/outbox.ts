@@ -1,5 +1,5 @@
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
-import { fromRow, type NewEvent, type StoredEvent } from './event';
+import { fromRow, newestPosition, type NewEvent, type StoredEvent } from './event';
 
 type Tx = Prisma.TransactionClient;
 
@@ -49,8 +49,7 @@ export async function markAsOurs(tx: Tx): Promise<void> {
 async function appendEvents(tx: Tx, events: NewEvent[]): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
   await tx.$executeRaw`LOCK TABLE "Event" IN EXCLUSIVE MODE`;
-  const { _max } = await tx.event.aggregate({ _max: { position: true } });
-  let position = _max.position ?? 0n;
+  let position = await newestPosition(tx);
   const rows = await tx.event.createManyAndReturn({
     data: events.map((event) => ({
       position: ++position,

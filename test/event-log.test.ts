@@ -1,7 +1,7 @@
 import * as ops from './operations';
 import { decodeGlobalId } from '../src/graphql/ids';
 import { createBug, createProject, signUp } from './helpers/fixtures';
-import { useServer } from './helpers/server';
+import { recordSql, useServer } from './helpers/server';
 
 describe('a long event log', () => {
   // The poll would go through the 20,000 events written below; nothing here needs it.
@@ -38,5 +38,33 @@ describe('a long event log', () => {
     // And the cursor a client is handed now is past all of them.
     const { eventCursor } = await server.current.ok(ops.EventCursor, {}, owner.token);
     expect(Buffer.from(eventCursor, 'base64url').toString('utf8')).toMatch(/^event:200\d\d$/);
+  });
+
+  it('tells a burst of readers in two reads of the log that they have every event committed before they asked', async () => {
+    const owner = await signUp(server.current, 'reader');
+    const { db, events } = server.current.app;
+    const append = () =>
+      db.withSession((session) =>
+        session.query<{ position: string }>(
+          `INSERT INTO "Event" ("position", "type", "userId", "data")
+           SELECT MAX("position") + 1, 'NOTIFICATIONS_READ', $1::uuid, '{"read":[]}' FROM "Event"
+           RETURNING "position"::text`,
+          [decodeGlobalId(owner.id).id],
+        ),
+      );
+
+    // Written straight to the table: no bus brings it, and the poll is off.
+    const [written] = await append();
+    const reads = await recordSql(server.current, () =>
+      Promise.all(Array.from({ length: 50 }, () => events.caughtUp())),
+    );
+    expect(reads.filter((sql) => /"position" DESC/.test(sql))).toHaveLength(2);
+    expect(events.head).toBe(BigInt(written!.position));
+
+    // One read under way, an event committed, then another reader: it waits for a read that sees it.
+    const first = events.caughtUp();
+    const [later] = await append();
+    await Promise.all([first, events.caughtUp()]);
+    expect(events.head).toBe(BigInt(later!.position));
   });
 });

@@ -65,6 +65,9 @@ export class EventFeed implements EventSink {
   readonly #listeners = new Set<EventListener>();
   #catchingUp: Promise<void> | undefined;
   #catchUpAgain = false;
+  /** The read of the newest position under way for caughtUp(), and the one queued after it. */
+  #freshness: Promise<void> | undefined;
+  #nextFreshness: Promise<void> | undefined;
   /** The last read of the table failed: a database outage is logged once, not at every poll. */
   #readFailing = false;
   #timers: NodeJS.Timeout[] = [];
@@ -254,9 +257,38 @@ export class EventFeed implements EventSink {
     await this.#routed;
   }
 
-  /** Whether the table holds newer events than this instance has appended (another instance's). */
-  async isBehind(): Promise<boolean> {
-    return (await newestPosition(this.prisma)) > this.#head;
+  /**
+   * Resolves once this instance has taken in every event committed before the call, its own and
+   * other instances' (read from the table if the bus has not brought them yet). One read of the
+   * newest position serves every caller that came before it started: callers arriving while one
+   * is under way wait for the next, which starts when it ends. So a burst of calls costs two
+   * reads, not one each, and none is answered by a read that began before it was made.
+   */
+  caughtUp(): Promise<void> {
+    if (this.#freshness === undefined) return this.#checkFreshness();
+    const running = this.#freshness;
+    this.#nextFreshness ??= running.then(
+      () => this.#afterFreshness(),
+      () => this.#afterFreshness(),
+    );
+    return this.#nextFreshness;
+  }
+
+  #afterFreshness(): Promise<void> {
+    this.#nextFreshness = undefined;
+    return this.#checkFreshness();
+  }
+
+  #checkFreshness(): Promise<void> {
+    const check = (async () => {
+      if ((await newestPosition(this.prisma)) > this.#head) await this.catchUp();
+    })();
+    this.#freshness = check;
+    const settle = () => {
+      if (this.#freshness === check) this.#freshness = undefined;
+    };
+    check.then(settle, settle);
+    return check;
   }
 
   /** The position a subscription starts after: the cursor's, once it is known to be resumable, or the head. */

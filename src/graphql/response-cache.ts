@@ -44,8 +44,8 @@ interface Entry {
  * Never stale after a write: an answer is kept only if no event arrived while it was computed,
  * and is served only once every event this instance has appended has dropped what it changed;
  * when the database is shared with other instances, a hit first checks the table for events this
- * instance has not seen yet (one indexed read), so a client that wrote through another instance
- * reads its own write here too.
+ * instance has not seen yet (one indexed read, shared by the hits that wait for it: see
+ * EventFeed.caughtUp), so a client that wrote through another instance reads its own write here too.
  */
 export class ResponseCache {
   readonly #entries = new Map<string, Entry>();
@@ -69,7 +69,7 @@ export class ResponseCache {
   async get(key: string): Promise<ExecutionResult | undefined> {
     // A miss costs nothing; only an answer about to be served is checked.
     if (!this.#entries.has(key)) return undefined;
-    if (this.shared && (await this.feed.isBehind())) await this.feed.catchUp();
+    if (this.shared) await this.feed.caughtUp();
     await this.feed.settled();
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;

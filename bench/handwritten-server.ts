@@ -14,7 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
-import { BUG, SCREEN } from './queries-documents';
+import { BUG, ME, SCREEN } from './queries-documents';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 // What src/server/auth.ts signs tokens with and checks them against.
@@ -86,6 +86,10 @@ SELECT (SELECT "role" FROM viewer) AS "role", (
   WHERE b."id" = $2::uuid AND ${READABLE}
 ) AS "data"`;
 
+/** ME: the viewer's own name; no row (an account deleted since) is an unauthenticated token. */
+const ME_SQL = /* SQL */ `
+SELECT "role", json_build_object('me', json_build_object('name', "name")) AS "data" FROM "User" WHERE "id" = $1::uuid`;
+
 class RequestError extends Error {
   constructor(
     readonly status: number,
@@ -109,6 +113,7 @@ function bugId(variables: unknown): string {
 const OPERATIONS = new Map<string, { name: string; text: string; params: (variables: unknown) => string[] }>([
   [SCREEN, { name: 'bench-screen', text: SCREEN_SQL, params: () => [] }],
   [BUG, { name: 'bench-bug', text: BUG_SQL, params: (variables) => [bugId(variables)] }],
+  [ME, { name: 'bench-me', text: ME_SQL, params: () => [] }],
 ]);
 
 function main(): void {
@@ -144,7 +149,7 @@ function main(): void {
       throw new RequestError(400, 'BAD_REQUEST', 'Send a JSON body.');
     }
     const operation = typeof parsed.query === 'string' ? OPERATIONS.get(parsed.query) : undefined;
-    if (operation === undefined) throw new RequestError(400, 'BAD_REQUEST', 'This server knows two documents only.');
+    if (operation === undefined) throw new RequestError(400, 'BAD_REQUEST', 'This server knows three documents only.');
     const viewer = viewerId(request.headers.authorization);
     const values = [viewer, ...operation.params(parsed.variables)];
     // A named statement: each connection plans it once. pg parses the json column, and

@@ -1,4 +1,4 @@
-// The two operations of the query-path benchmark (bench/queries.ts), shared with the hand-written
+// The operations of the query-path benchmark (bench/queries.ts), shared with the hand-written
 // server (bench/handwritten-server.ts), which answers exactly these documents and nothing else.
 
 /** Issue 12's screen: 20 bugs with their project, people and first five comments. */
@@ -65,6 +65,18 @@ export const BUG = /* GraphQL */ `
           }
         }
       }
+    }
+  }
+`;
+
+/**
+ * The smallest signed-in query: the viewer's own name, one row by its key. What both servers spend
+ * on it is their cost per request before any real work (HTTP, the token, GraphQL, one statement).
+ */
+export const ME = /* GraphQL */ `
+  query BenchViewer {
+    me {
+      name
     }
   }
 `;

@@ -134,15 +134,20 @@ export async function startServer(dataDir: string, env: Record<string, string>):
       () => reject(new Error(`The server did not start in ${START_TIMEOUT_MS} ms:\n${output}`)),
       START_TIMEOUT_MS,
     );
+    // Only until the line comes: the server logs every request, and a listener that kept all of
+    // it and searched it again for every chunk would slow this process down to where it read the
+    // server's stdout too late, and the server, whose log writes wait for the pipe, with it.
     let line = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      line += chunk.toString('utf8');
+    const listening = (chunk: Buffer) => {
+      line = (line + chunk.toString('utf8')).slice(-4096);
       const match = /listening on (http:\/\/\S+\/graphql)/.exec(line);
       if (match) {
+        child.stdout.off('data', listening);
         clearTimeout(timer);
         resolve(match[1]!);
       }
-    });
+    };
+    child.stdout.on('data', listening);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`The server exited (${code}) before listening:\n${output}`));

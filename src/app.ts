@@ -232,6 +232,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     connectionInitWaitTimeout: config.wsInitTimeoutMs,
+    keepAliveMs: config.wsKeepAliveMs,
     log,
     metrics,
   });

@@ -40,6 +40,11 @@ export interface Config {
   redisUrl: string | undefined;
   /** How long a WebSocket may stay open without `connection_init`. `WS_INIT_TIMEOUT_MS`, default 10 s. */
   wsInitTimeoutMs: number;
+  /**
+   * How often every WebSocket is pinged; one that has not answered by the next ping is dropped.
+   * Under a proxy's idle timeout, so idle sockets stay open. `WS_KEEPALIVE_MS`, default 12 s.
+   */
+  wsKeepAliveMs: number;
   /** How long events stay replayable. `EVENT_RETENTION_DAYS`, default 7. */
   eventRetentionDays: number;
   /** How long inbox entries are kept, read or not. `NOTIFICATION_RETENTION_DAYS`, default 180, at least the event retention. */
@@ -166,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     redisUrl,
     wsInitTimeoutMs: integer(env, 'WS_INIT_TIMEOUT_MS', 10_000, 100, 600_000),
+    wsKeepAliveMs: integer(env, 'WS_KEEPALIVE_MS', 12_000, 100, 600_000),
     eventRetentionDays: integer(env, 'EVENT_RETENTION_DAYS', 7, 1, 3650),
     notificationRetentionDays: notificationRetentionDays(env),
     eventPollMs: integer(env, 'EVENT_POLL_MS', 1000, 10, 600_000),

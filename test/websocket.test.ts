@@ -117,3 +117,31 @@ describe('WebSocket transport', () => {
     expect(text).toContain(JSON.stringify({ data: { bugChanged: { action: 'CREATED', bug: { id: bug.id } } } }));
   });
 });
+
+describe('keeping WebSockets alive', () => {
+  const server = useServer({ WS_KEEPALIVE_MS: '200' });
+
+  it('pings every socket, and drops one that stopped answering while keeping one that answers', async () => {
+    const user = await signUp(server.current, 'pinged');
+    const open = async (autoPong: boolean) => {
+      const socket = new WebSocket(wsUrl(server.current), 'graphql-transport-ws', { autoPong });
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }));
+      await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
+      let pings = 0;
+      socket.on('ping', () => (pings += 1));
+      const closed = new Promise<number>((resolve) => socket.once('close', resolve));
+      return { socket, pings: () => pings, closed };
+    };
+    const answering = await open(true);
+    const silent = await open(false);
+
+    // Dropped at the second ping it leaves unanswered: no close frame, the connection is cut.
+    expect(await silent.closed).toBe(1006);
+    expect(silent.pings()).toBeGreaterThanOrEqual(1);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(answering.socket.readyState).toBe(WebSocket.OPEN);
+    expect(answering.pings()).toBeGreaterThanOrEqual(3);
+    answering.socket.close();
+  });
+});

@@ -45,8 +45,10 @@ import {
   type Round,
   type Storm,
 } from './fanout-scenarios';
-import { load1, percentile, startServer, temporaryDir } from './server-process';
+import { load1, percentile, sleep, startServer, temporaryDir } from './server-process';
 
+/** How long the subscribers sit idle while the server's event loop is watched: two keep-alive rounds. */
+const IDLE_WINDOW_MS = 25_000;
 /** The subscribers' users: sockets are spread over them round-robin. */
 const USERS = 50;
 /** Sockets one client process holds at most: under `ulimit -n` (20,000 here) with room to spare. */
@@ -133,6 +135,8 @@ interface SizeResult {
   unicast: Measured<number[]>;
   unconcerned: Measured<Mutations>;
   concerned: Measured<Mutations>;
+  /** The longest the server's event loop was held up, and its longest GC pause (ms): during the fan-out rounds, and while idle. */
+  blocked: { fanOut: number; fanOutGc: number; idle: number; idleGc: number };
 }
 
 interface PassResult {
@@ -199,10 +203,14 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
       const warm = await deliverOnce(clients, 'fanout', () => addComment(url, owner, fanOutBug, 'warm-up'));
       if (warm.missing > 0) throw new Error(`${warm.missing} of ${n} subscribers did not receive the warm-up comment`);
       const idle = await measure(() => settledMemory(server));
+      // Sitting idle through two rounds of keep-alive pings (WS_KEEPALIVE_MS, 12 s by default).
+      await sleep(IDLE_WINDOW_MS);
+      const idleBlock = await server.liveMemory();
       progress(`${n} subscribers: fan-out`);
       const graphql = await measure(() =>
         fanOut(clients, 'fanout', options.rounds, (round) => addComment(url, owner, fanOutBug, `round ${round}`)),
       );
+      const fanOutBlock = await server.liveMemory();
       progress(`${n} subscribers: unicast, mutation latency`);
       const unicastN = await measure(() => unicast(clients, url, seeded, unicastBug, options.unicastRounds));
       const unconcerned = await measure(() => mutations(url, owner, otherBug, options.requests));
@@ -225,6 +233,12 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
         unicast: unicastN,
         unconcerned,
         concerned,
+        blocked: {
+          fanOut: fanOutBlock.eventLoopMaxMs,
+          fanOutGc: fanOutBlock.gcPauseMaxMs,
+          idle: idleBlock.eventLoopMaxMs,
+          idleGc: idleBlock.gcPauseMaxMs,
+        },
       });
     }
     await clients.send({ kind: 'close', group: 'fanout' });
@@ -473,7 +487,26 @@ function report(result: PassResult, options: Options): void {
       size.memory.load,
     ]),
   );
+  console.log(
+    '\nEvent loop: the longest the server held it at once, as perf_hooks measures it (5 ms resolution), during the fan-out rounds and while the subscribers sat idle for 25 s (two rounds of keep-alive pings), each with the longest garbage collection pause in that time.\n',
+  );
+  table(
+    ['subscribers', 'during fan-out ms', 'longest GC pause then ms', 'idle ms', 'longest GC pause then ms'],
+    result.sizes.map((size) => [
+      thousands(size.n),
+      size.blocked.fanOut.toFixed(1),
+      size.blocked.fanOutGc.toFixed(1),
+      size.blocked.idle.toFixed(1),
+      size.blocked.idleGc.toFixed(1),
+    ]),
+  );
   if (largest !== undefined) {
+    const worst = Math.max(largest.blocked.fanOut, largest.blocked.idle);
+    target(
+      `event loop held at most 50 ms at once with ${thousands(largest.n)} subscribers`,
+      `${worst.toFixed(1)} ms`,
+      worst <= 50,
+    );
     target(
       `RSS per idle connection at ${thousands(largest.n)} ≤ 20 KiB`,
       `${kib(perConnection(largest))} KiB`,

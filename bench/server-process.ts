@@ -28,7 +28,8 @@ export interface ServerProcess {
   /**
    * Live memory after a full garbage collection, in bytes (through bench/server-probe.mjs): V8's heap
    * in use, and `external` (Buffers, ArrayBuffers, PGlite's WebAssembly memory); and the longest
-   * the event loop was blocked since the previous call (`eventLoopMaxMs`).
+   * the event loop was blocked since the previous call (`eventLoopMaxMs`), and the longest garbage
+   * collection pause meanwhile (`gcPauseMaxMs`).
    */
   liveMemory(): Promise<Probe>;
   /** Lines the server wrote to stderr so far (its logged errors). */
@@ -45,6 +46,7 @@ export interface Probe {
   external: number;
   arrayBuffers: number;
   eventLoopMaxMs: number;
+  gcPauseMaxMs: number;
 }
 
 const running = new Set<ChildProcess>();

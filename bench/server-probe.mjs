@@ -14,9 +14,14 @@ if (file !== undefined && file !== '') {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   // The longest garbage collection pause, to tell a held loop that was the collector's from ours.
+  // Entries arrive after the collection: one that began before the window (the report's own
+  // forced collection) is not counted in it.
   let gcMaxMs = 0;
+  let windowStart = performance.now();
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+    for (const entry of list.getEntries()) {
+      if (entry.startTime >= windowStart) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+    }
   }).observe({ entryTypes: ['gc'] });
   process.on('SIGUSR2', () => {
     const eventLoopMaxMs = delay.max / 1e6;
@@ -25,6 +30,7 @@ if (file !== undefined && file !== '') {
     // After the collection, so that the next report's longest wait is not this one's own.
     delay.reset();
     gcMaxMs = 0;
+    windowStart = performance.now();
     fs.appendFileSync(
       file,
       `${JSON.stringify({ at: Date.now(), eventLoopMaxMs, gcPauseMaxMs, ...process.memoryUsage() })}\n`,

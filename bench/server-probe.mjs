@@ -7,7 +7,7 @@
 // fan-out blocked the loop; the server itself knows nothing of it. Plain JavaScript, so the server
 // runs as it is deployed, without a TypeScript loader.
 import fs from 'node:fs';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 const file = process.env.BENCH_PROBE_FILE;
 if (file !== undefined && file !== '') {

@@ -35,7 +35,7 @@ export interface Database {
   poolStats(): PoolStats | undefined;
   /**
    * What autovacuum does for a PostgreSQL server and nothing does for PGlite, a single-user
-   * PostgreSQL without background workers: VACUUM (ANALYZE) of BugZapp's tables, so that the
+   * PostgreSQL without background workers: VACUUM (ANALYZE) of BugZapp's tables that hold rows, so that the
    * planner has statistics (without them it may join every bug's comments before sorting for a page
    * of 20) and dead rows are reused. Nothing to do on PostgreSQL.
    */
@@ -91,8 +91,11 @@ async function openPGlite(dataDir: string, owner: string): Promise<Database> {
     withSession: (fn) => fn(session),
     poolStats: () => undefined,
     upkeep: async () => {
+      // Only tables holding rows: statistics of an empty table would tell the planner it stays
+      // empty until the next run, and plans made for no rows are the wrong ones once rows come.
       const tables = await session.query<{ name: string }>(
-        `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = current_schema()`,
+        `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables
+         WHERE schemaname = current_schema() AND pg_relation_size(format('%I.%I', schemaname, tablename)) > 0`,
       );
       if (tables.length > 0) await session.exec(`VACUUM (ANALYZE) ${tables.map((table) => table.name).join(', ')}`);
     },

@@ -257,7 +257,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const drained = requests.drain(server, config.shutdownTimeoutMs, log);
       await webSockets.dispose();
       await drained;
-      clearInterval(upkeep);
+      await upkeep.stop();
       await events.close();
       await bus.close();
       await rateLimits.close();
@@ -266,9 +266,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 }
 
-/** Runs `job` now and then once an hour, in the background; returns the timer to clear. */
-function everyHour(job: () => Promise<void>, onError: (error: unknown) => void): NodeJS.Timeout {
-  const run = () => void job().catch(onError);
+/**
+ * Runs `job` now and then once an hour, in the background, one run at a time. `stop` ends the
+ * schedule and waits for a run under way, so that the database is not closed under it.
+ */
+function everyHour(job: () => Promise<void>, onError: (error: unknown) => void): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const run = () => {
+    running ??= job()
+      .catch(onError)
+      .finally(() => (running = undefined));
+  };
   run();
-  return setInterval(run, 3600_000).unref();
+  const timer = setInterval(run, 3600_000).unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -14,6 +14,20 @@ const STOP_GRACE_MS = 5_000;
 /** The app's logger, once the configuration says how to make it. */
 let log: Logger | undefined;
 
+/**
+ * What a signal does. While the server starts: remember it, and stop the server gracefully once it
+ * is up (main); a second one exits at once, for a start that hangs. Installed before anything
+ * starts: a signal that came while the server was starting (its port may already accept
+ * connections) would otherwise kill it on the spot, its database lock left behind.
+ */
+let pendingSignal: NodeJS.Signals | undefined;
+let onSignal = (signal: NodeJS.Signals) => {
+  if (pendingSignal !== undefined) process.exit(128 + os.constants.signals[signal]);
+  pendingSignal = signal;
+};
+process.on('SIGTERM', (signal) => onSignal(signal));
+process.on('SIGINT', (signal) => onSignal(signal));
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const appLog = (log = createLogger({ level: config.logLevel, pretty: config.logPretty }));
@@ -58,8 +72,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  onSignal = shutdown;
+  if (pendingSignal !== undefined) shutdown(pendingSignal);
 }
 
 main().catch((error: unknown) => {

@@ -53,18 +53,20 @@ describe('a long event log', () => {
         ),
       );
 
+    // Whatever the table holds that this instance has not read yet (the 20,000 above), read first.
+    await events.catchUp();
     // Written straight to the table: no bus brings it, and the poll is off.
     const [written] = await append();
     const reads = await recordSql(server.current, () =>
-      Promise.all(Array.from({ length: 50 }, () => events.caughtUp())),
+      Promise.all(Array.from({ length: 50 }, () => events.catchUp())),
     );
-    expect(reads.filter((sql) => /"position" DESC/.test(sql))).toHaveLength(2);
+    expect(reads.filter((sql) => /FROM "public"."Event"/.test(sql))).toHaveLength(2);
     expect(events.head).toBe(BigInt(written!.position));
 
     // One read under way, an event committed, then another reader: it waits for a read that sees it.
-    const first = events.caughtUp();
+    const first = events.catchUp();
     const [later] = await append();
-    await Promise.all([first, events.caughtUp()]);
+    await Promise.all([first, events.catchUp()]);
     expect(events.head).toBe(BigInt(later!.position));
   });
 });

@@ -22,9 +22,7 @@ describe('the response cache', () => {
     expect(await titlesOf(server.current, owner)).toEqual(['before']);
     const repeated = await recordSql(server.current, () => titlesOf(server.current, owner));
     // Nothing but, where other instances may share the database, a look for events they wrote.
-    expect(repeated.filter((sql) => !/FROM "public"."Event" .*ORDER BY "t0"."position" DESC LIMIT/.test(sql))).toEqual(
-      [],
-    );
+    expect(repeated.filter((sql) => !/FROM "public"."Event"/.test(sql))).toEqual([]);
     expect(repeated.length).toBe(server.current.databaseUrl === undefined ? 0 : 1);
 
     await server.current.ok(ops.UpdateBug, { input: { bugId: bug.id, title: 'after' } }, owner.token);

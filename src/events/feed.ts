@@ -63,11 +63,9 @@ export class EventFeed implements EventSink {
   /** The waking of the streams on those routes, one event after another. */
   #routing: Promise<void> = Promise.resolve();
   readonly #listeners = new Set<EventListener>();
+  /** The read of new events under way (catchUp), and the one queued to start after it. */
   #catchingUp: Promise<void> | undefined;
-  #catchUpAgain = false;
-  /** The read of the newest position under way for caughtUp(), and the one queued after it. */
-  #freshness: Promise<void> | undefined;
-  #nextFreshness: Promise<void> | undefined;
+  #catchUpNext: Promise<void> | undefined;
   /** The last read of the table failed: a database outage is logged once, not at every poll. */
   #readFailing = false;
   #timers: NodeJS.Timeout[] = [];
@@ -91,7 +89,7 @@ export class EventFeed implements EventSink {
     const id = await bus.engine.subscribe(bus.channel, (message: EventMessage) => feed.#receive(message), {});
     feed.#unsubscribe = () => void bus.engine.unsubscribe(id);
     feed.#timers.push(
-      setInterval(() => void feed.catchUp(), options.pollMs).unref(),
+      setInterval(() => void feed.catchUp().catch(() => undefined), options.pollMs).unref(),
       setInterval(
         () => void feed.prune().catch((error) => feed.#log('Pruning events failed', error)),
         PRUNE_EVERY_MS,
@@ -125,31 +123,50 @@ export class EventFeed implements EventSink {
     }
   }
 
-  /** Reads every committed event after `head` from the table. Concurrent calls share one read. */
+  /**
+   * Reads every event committed after `head` from the table, its own and other instances' (those
+   * the bus has not brought yet): once it resolves, every event committed before the call has been
+   * taken in. One read at a time: callers arriving while one runs share the next, which starts when
+   * it ends, so a burst costs two reads and none is answered by a read that began before it was
+   * made. Rejects when the table cannot be read (logged once until a read succeeds).
+   */
   catchUp(): Promise<void> {
-    if (this.#catchingUp !== undefined) {
-      this.#catchUpAgain = true;
-      return this.#catchingUp;
-    }
-    this.#catchingUp = (async () => {
+    if (this.#catchingUp === undefined) return this.#readNew();
+    this.#catchUpNext ??= this.#catchingUp.then(
+      () => this.#readNextRound(),
+      () => this.#readNextRound(),
+    );
+    return this.#catchUpNext;
+  }
+
+  #readNextRound(): Promise<void> {
+    this.#catchUpNext = undefined;
+    return this.#readNew();
+  }
+
+  #readNew(): Promise<void> {
+    const read = (async () => {
+      let page: StoredEvent[];
       do {
-        this.#catchUpAgain = false;
-        let page: StoredEvent[];
-        do {
-          page = await this.#readTable(this.#head);
-          page.forEach((event) => this.#append(event));
-        } while (page.length === PAGE);
-      } while (this.#catchUpAgain);
-    })()
-      .then(() => {
+        page = await this.#readTable(this.#head);
+        page.forEach((event) => this.#append(event));
+      } while (page.length === PAGE);
+    })().then(
+      () => {
         this.#readFailing = false;
-      })
-      .catch((error: unknown) => {
+      },
+      (error: unknown) => {
         if (!this.#readFailing) this.#log('Reading new events failed (not logged again until a read succeeds)', error);
         this.#readFailing = true;
-      })
-      .finally(() => (this.#catchingUp = undefined));
-    return this.#catchingUp;
+        throw error;
+      },
+    );
+    this.#catchingUp = read;
+    const settle = () => {
+      if (this.#catchingUp === read) this.#catchingUp = undefined;
+    };
+    read.then(settle, settle);
+    return read;
   }
 
   /**
@@ -257,40 +274,6 @@ export class EventFeed implements EventSink {
     await this.#routed;
   }
 
-  /**
-   * Resolves once this instance has taken in every event committed before the call, its own and
-   * other instances' (read from the table if the bus has not brought them yet). One read of the
-   * newest position serves every caller that came before it started: callers arriving while one
-   * is under way wait for the next, which starts when it ends. So a burst of calls costs two
-   * reads, not one each, and none is answered by a read that began before it was made.
-   */
-  caughtUp(): Promise<void> {
-    if (this.#freshness === undefined) return this.#checkFreshness();
-    const running = this.#freshness;
-    this.#nextFreshness ??= running.then(
-      () => this.#afterFreshness(),
-      () => this.#afterFreshness(),
-    );
-    return this.#nextFreshness;
-  }
-
-  #afterFreshness(): Promise<void> {
-    this.#nextFreshness = undefined;
-    return this.#checkFreshness();
-  }
-
-  #checkFreshness(): Promise<void> {
-    const check = (async () => {
-      if ((await newestPosition(this.prisma)) > this.#head) await this.catchUp();
-    })();
-    this.#freshness = check;
-    const settle = () => {
-      if (this.#freshness === check) this.#freshness = undefined;
-    };
-    check.then(settle, settle);
-    return check;
-  }
-
   /** The position a subscription starts after: the cursor's, once it is known to be resumable, or the head. */
   async startAfter(cursor: string | null | undefined): Promise<bigint> {
     if (cursor == null) return this.#head;
@@ -346,7 +329,7 @@ export class EventFeed implements EventSink {
   #accept(event: StoredEvent): void {
     if (event.position <= this.#head) return;
     if (event.position !== this.#head + 1n) {
-      void this.catchUp();
+      void this.catchUp().catch(() => undefined);
       return;
     }
     this.#append(event);

@@ -45,7 +45,7 @@ interface Entry {
  * and is served only once every event this instance has appended has dropped what it changed;
  * when the database is shared with other instances, a hit first checks the table for events this
  * instance has not seen yet (one indexed read, shared by the hits that wait for it: see
- * EventFeed.caughtUp), so a client that wrote through another instance reads its own write here too.
+ * EventFeed.catchUp), so a client that wrote through another instance reads its own write here too.
  */
 export class ResponseCache {
   readonly #entries = new Map<string, Entry>();
@@ -69,7 +69,7 @@ export class ResponseCache {
   async get(key: string): Promise<ExecutionResult | undefined> {
     // A miss costs nothing; only an answer about to be served is checked.
     if (!this.#entries.has(key)) return undefined;
-    if (this.shared) await this.feed.caughtUp();
+    if (this.shared) await this.feed.catchUp();
     await this.feed.settled();
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;

@@ -8,6 +8,9 @@ import { createStorage, startServer, type Storage } from './helpers/server';
 // The embedded database is a directory only one process may open; PostgreSQL has no such owner.
 const onPGlite = postgresUrl === undefined ? describe : describe.skip;
 
+// Each test starts processes that load the whole app through tsx, seconds each on a busy machine.
+jest.setTimeout(90_000);
+
 const tsx = (script: string, env: NodeJS.ProcessEnv, args: string[] = []) =>
   run(process.execPath, ['--import', 'tsx', script, ...args], { NODE_ENV: 'development', ...env });
 
@@ -45,14 +48,19 @@ onPGlite('the embedded data directory', () => {
   it('belongs to the server using it: a second server, a seed or a migration fails at once saying what to do', async () => {
     const server = await startServer(storage);
     try {
-      for (const script of ['src/main.ts', 'scripts/seed.ts', 'scripts/migrate.ts']) {
-        const second = start(script, { PORT: String(await freePort()) });
-        expect(await second.exited).toBe(1);
-        expect(second.output()).toContain(
+      const others = await Promise.all(
+        ['src/main.ts', 'scripts/seed.ts', 'scripts/migrate.ts'].map(async (script) => {
+          const other = start(script, { PORT: String(await freePort()) });
+          return { code: await other.exited, output: other.output() };
+        }),
+      );
+      for (const other of others) {
+        expect(other.code).toBe(1);
+        expect(other.output).toContain(
           `The embedded database in ${storage.dataDir} is in use by the BugZapp server (pid ${process.pid}`,
         );
-        expect(second.output()).toContain('Stop it first');
-        expect(second.output()).toContain('npm start -- --seed');
+        expect(other.output).toContain('Stop it first');
+        expect(other.output).toContain('npm start -- --seed');
       }
       // Nothing was seeded behind the server's back.
       const port = Number(new URL(server.url).port);

@@ -71,11 +71,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     : openPostgres(options.databaseUrl, options.log ?? defaultLogger());
 }
 
+/** Where in DATA_DIR the embedded database keeps its cluster. */
+export const pgliteDirectory = (dataDir: string): string => path.join(dataDir, 'pglite');
+
 async function openPGlite(dataDir: string, owner: string): Promise<Database> {
   const unlock = lockDataDirectory(dataDir, owner);
   let pglite: PGlite;
   try {
-    const directory = path.join(dataDir, 'pglite');
+    const directory = pgliteDirectory(dataDir);
     await fs.mkdir(directory, { recursive: true });
     pglite = await PGlite.create(directory);
   } catch (error) {

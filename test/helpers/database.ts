@@ -7,6 +7,9 @@ import pg from 'pg';
  */
 export const postgresUrl = process.env.DATABASE_URL || undefined;
 
+/** Where global-setup.ts left an empty, initialised PGlite cluster for the suites to copy. */
+export const PGLITE_CLUSTER_ENV = 'BUGZAPP_TEST_PGLITE_CLUSTER';
+
 /** Creates an empty database on the server at `postgresUrl` and returns its URL and a dropper. */
 export async function createScratchDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `bugzapp_test_${randomBytes(6).toString('hex')}`;

@@ -6,6 +6,7 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { createApp, type App, type AppOptions } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createScratchDatabase, postgresUrl } from './database';
+import { seedEmptyCluster } from './pglite-cluster';
 
 export interface GraphQLResponse<Data> {
   data?: Data | null;
@@ -43,6 +44,7 @@ export interface Storage {
 /** A fresh, empty place to keep data: a temporary folder, plus a scratch database when on PostgreSQL. */
 export async function createStorage(): Promise<Storage> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bugzapp-test-'));
+  if (postgresUrl === undefined) await seedEmptyCluster(dataDir);
   const scratch = postgresUrl === undefined ? undefined : await createScratchDatabase(postgresUrl);
   return {
     dataDir,

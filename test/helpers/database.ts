@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import pg from 'pg';
 
 /**
@@ -6,6 +8,20 @@ import pg from 'pg';
  * default. Each suite gets a database of its own there, so suites can run in parallel.
  */
 export const postgresUrl = process.env.DATABASE_URL || undefined;
+
+/**
+ * Where suites keep their data folders: in memory where Linux offers it (/dev/shm), because PGlite
+ * reads and writes its files a page at a time and a disk makes each a costly system call (the
+ * PGlite suite ran 277 s from /tmp, 246 s from /dev/shm); elsewhere the system's temporary folder.
+ */
+export const scratchFolder = (() => {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+})();
 
 /** Where global-setup.ts left an empty, initialised PGlite cluster for the suites to copy. */
 export const PGLITE_CLUSTER_ENV = 'BUGZAPP_TEST_PGLITE_CLUSTER';

@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLITE_CLUSTER_ENV, postgresUrl } from './database';
+import { PGLITE_CLUSTER_ENV, postgresUrl, scratchFolder } from './database';
 
 /**
  * On the embedded default, runs PGlite's initdb once for the whole run (about five seconds of CPU
@@ -11,7 +10,7 @@ import { PGLITE_CLUSTER_ENV, postgresUrl } from './database';
  */
 export default async function globalSetup(): Promise<void> {
   if (postgresUrl !== undefined) return;
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bugzapp-test-cluster-'));
+  const dir = await fs.mkdtemp(path.join(scratchFolder, 'bugzapp-test-cluster-'));
   const cluster = await PGlite.create(dir);
   await cluster.close();
   // Jest starts its workers after this, and they inherit the environment.

@@ -1,11 +1,10 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { createApp, type App, type AppOptions } from '../../src/app';
 import { loadConfig } from '../../src/config';
-import { createScratchDatabase, postgresUrl } from './database';
+import { createScratchDatabase, postgresUrl, scratchFolder } from './database';
 import { seedEmptyCluster } from './pglite-cluster';
 
 export interface GraphQLResponse<Data> {
@@ -43,7 +42,7 @@ export interface Storage {
 
 /** A fresh, empty place to keep data: a temporary folder, plus a scratch database when on PostgreSQL. */
 export async function createStorage(): Promise<Storage> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bugzapp-test-'));
+  const dataDir = await fs.mkdtemp(path.join(scratchFolder, 'bugzapp-test-'));
   if (postgresUrl === undefined) await seedEmptyCluster(dataDir);
   const scratch = postgresUrl === undefined ? undefined : await createScratchDatabase(postgresUrl);
   return {

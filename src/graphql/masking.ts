@@ -32,9 +32,8 @@ export function useErrorMasking(log: MaskingLog): Plugin {
     onPluginInit: ({ registerContextErrorHandler }) =>
       registerContextErrorHandler(({ error, setError, context }) => setError(maskError(error, logIn(context)))),
     onExecute: ({ args }) => ({ onExecuteDone: mask(args.contextValue) }),
-    onSubscribe: ({ args }) => ({
-      onSubscribeResult: mask(args.contextValue),
-      onSubscribeError: ({ error, setError }) => setError(maskError(error, logIn(args.contextValue))),
-    }),
+    // No onSubscribeError: envelop would wrap every stream in one more iterator for it. A stream's
+    // own failure is masked where the stream is made (see useSharedSubscriptionResults).
+    onSubscribe: ({ args }) => ({ onSubscribeResult: mask(args.contextValue) }),
   };
 }

@@ -12,7 +12,8 @@ import {
 } from 'graphql';
 import type { StoredEvent } from '../../events/event';
 import { pacer } from '../../events/pacer';
-import { maskResult } from '../../graphql/masking';
+import { maskError } from '../../graphql/errors';
+import { maskResult, type MaskingLog } from '../../graphql/masking';
 import { dependsOnViewer } from '../../graphql/viewer';
 import type { Context } from '../../server/context';
 
@@ -44,16 +45,14 @@ export type StreamObserver = (args: ExecutionArgs) => () => void;
  * at delivery), so a shared result only ever reaches subscribers allowed to see the event, and a
  * personal selection is never shared between two viewers.
  *
- * Each result's errors are masked here, once (see useErrorMasking).
+ * Each result's errors are masked here, once, and so is the error a stream fails with (see
+ * useErrorMasking).
  *
  * It replaces graphql-js's subscribe, which does the same but executes for every subscriber:
  * create the source stream, then execute the selection with each event as the root value. Being
  * where every stream starts and ends, it also tells `observe` (metrics) of both, at no cost per event.
  */
-export function useSharedSubscriptionResults(
-  log: (message: string, error: unknown) => void,
-  observe?: StreamObserver,
-): Plugin<Context> {
+export function useSharedSubscriptionResults(log: MaskingLog, observe?: StreamObserver): Plugin<Context> {
   const results = new Map<bigint, Map<string, Promise<ExecutionResult>>>();
   const documentIds = new WeakMap<DocumentNode, number>();
   let documents = 0;
@@ -99,6 +98,11 @@ export function useSharedSubscriptionResults(
               resultEvents.set(result, event);
               return result;
             }),
+          // A stream's failure is one subscriber's: logged with its request's or socket's ids.
+          (error) =>
+            maskError(error, (message, original) =>
+              log(message, original, args.contextValue as Readonly<Record<string, unknown>>),
+            ),
           observe?.(args),
         );
       });
@@ -108,11 +112,13 @@ export function useSharedSubscriptionResults(
 
 /**
  * The source stream's events, each turned into its result; ends (and ends the source) with the
- * consumer. `onEnd` runs once, when the stream is done, returned, or fails.
+ * consumer. A failure of the source or of a result ends the stream with `masked(error)`. `onEnd`
+ * runs once, when the stream is done, returned, or fails.
  */
 function mapEvents(
   source: AsyncIterable<StoredEvent>,
   resultOf: (event: StoredEvent) => Promise<ExecutionResult>,
+  masked: (error: unknown) => Error,
   onEnd?: () => void,
 ): AsyncIterableIterator<ExecutionResult> {
   const events = source[Symbol.asyncIterator]();
@@ -128,7 +134,7 @@ function mapEvents(
   };
   const fail = (error: unknown) => {
     end();
-    throw error;
+    throw masked(error);
   };
   // Promise chains rather than async functions: an idle subscription then holds no suspended frame.
   // The end is noticed in handlers each step has anyway, so it adds no promise per event.

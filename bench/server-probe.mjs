@@ -7,9 +7,13 @@
 // fan-out blocked the loop; the server itself knows nothing of it. Plain JavaScript, so the server
 // runs as it is deployed, without a TypeScript loader.
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 const file = process.env.BENCH_PROBE_FILE;
+// BENCH_HEAP_DIR=<dir> (passed in the server's env): each report also writes a heap snapshot
+// there, after the collection, to compare what the live heap holds at two moments.
+const heapDir = process.env.BENCH_HEAP_DIR;
 if (file !== undefined && file !== '') {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
@@ -31,6 +35,7 @@ if (file !== undefined && file !== '') {
     delay.reset();
     gcMaxMs = 0;
     windowStart = performance.now();
+    if (heapDir) v8.writeHeapSnapshot(`${heapDir}/server-${Date.now()}.heapsnapshot`);
     fs.appendFileSync(
       file,
       `${JSON.stringify({ at: Date.now(), eventLoopMaxMs, gcPauseMaxMs, ...process.memoryUsage() })}\n`,

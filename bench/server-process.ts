@@ -114,6 +114,8 @@ export async function startServer(dataDir: string, env: Record<string, string>):
       ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
       ...env,
       BENCH_PROBE_FILE: probeFile,
+      // BENCH_HEAP_DIR=<dir>: a heap snapshot at every memory report (see server-probe.mjs).
+      ...(process.env.BENCH_HEAP_DIR ? { BENCH_HEAP_DIR: process.env.BENCH_HEAP_DIR } : {}),
       PORT: '0',
       DATA_DIR: dataDir,
       GRAPHIQL: 'false',

@@ -10,6 +10,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
   testTimeout: 30_000,
-  // Each suite starts its own server and database; two cores run two at a time.
-  maxWorkers: 2,
+  // Each suite starts its own server and database. On PGlite that is all work in the suite's own
+  // process, and two keep two cores busy; on PostgreSQL part of it is the database server's, and a
+  // third suite fills the gaps (CI's PostgreSQL pass: 166 s with two, 144 s with three).
+  maxWorkers: process.env.DATABASE_URL ? 3 : 2,
 };

@@ -33,7 +33,7 @@ export interface FeedOptions {
 
 const PAGE = 500;
 /** Streams woken before the feed lets the event loop take a turn (timers, sockets, requests). */
-const WAKE_BATCH = 200;
+const WAKE_BATCH = 100;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 /**

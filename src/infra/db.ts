@@ -35,9 +35,9 @@ export interface Database {
   poolStats(): PoolStats | undefined;
   /**
    * What autovacuum does for a PostgreSQL server and nothing does for PGlite, a single-user
-   * PostgreSQL without background workers: VACUUM (ANALYZE) of BugZapp's tables that hold rows, so that the
-   * planner has statistics (without them it may join every bug's comments before sorting for a page
-   * of 20) and dead rows are reused. Nothing to do on PostgreSQL.
+   * PostgreSQL without background workers: VACUUM (ANALYZE) of BugZapp's tables that hold rows, so
+   * that the planner has statistics (without them it may join every bug's comments before sorting
+   * for a page of 20) and dead rows are reused. Nothing to do on PostgreSQL.
    */
   upkeep(): Promise<void>;
   /** Closes Prisma Client and the driver; calling it again waits for the first close. */

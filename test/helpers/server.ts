@@ -43,8 +43,9 @@ export interface Storage {
 /** A fresh, empty place to keep data: a temporary folder, plus a scratch database when on PostgreSQL. */
 export async function createStorage(): Promise<Storage> {
   const dataDir = await fs.mkdtemp(path.join(scratchFolder, 'bugzapp-test-'));
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
   if (postgresUrl === undefined) await seedEmptyCluster(dataDir);
-  const scratch = postgresUrl === undefined ? undefined : await createScratchDatabase(postgresUrl);
+  else scratch = await createScratchDatabase(postgresUrl);
   return {
     dataDir,
     databaseUrl: scratch?.url,

@@ -78,6 +78,47 @@ describe('WebSocket transport', () => {
     expect(code).toBe(CloseCode.ConnectionInitialisationTimeout);
   });
 
+  it('sends results as text frames, whatever their characters, as browsers expect', async () => {
+    const owner = await signUp(server.current, 'text-frames');
+    const project = await createProject(server.current, owner);
+    const socket = new WebSocket(wsUrl(server.current), 'graphql-transport-ws');
+    const messages: { type: string; payload?: unknown; binary: boolean }[] = [];
+    const arrived: (() => void)[] = [];
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      messages.push({ ...(JSON.parse(data.toString('utf8')) as { type: string }), binary: isBinary });
+      arrived.splice(0).forEach((wake) => wake());
+    });
+    const nextOf = async (type: string) => {
+      for (;;) {
+        const found = messages.find((message) => message.type === type);
+        if (found !== undefined) return found;
+        await new Promise<void>((resolve) => arrived.push(resolve));
+      }
+    };
+    try {
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${owner.token}` } }));
+      await nextOf('connection_ack');
+      const query = 'subscription($projectId: ID) { bugChanged(projectId: $projectId) { bug { title } } }';
+      socket.send(
+        JSON.stringify({ id: 'op-ü', type: 'subscribe', payload: { query, variables: { projectId: project.id } } }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const title = 'Ünïcode — “quoted” ✓ 🐛 \\ done';
+      await createBug(server.current, owner, project.id, { title });
+      const next = await nextOf('next');
+      expect(next).toEqual({
+        id: 'op-ü',
+        type: 'next',
+        payload: { data: { bugChanged: { bug: { title } } } },
+        binary: false,
+      });
+      expect(messages.every((message) => !message.binary)).toBe(true);
+    } finally {
+      socket.close();
+    }
+  });
+
   it('refuses a token passed in the URL instead of connection_init', async () => {
     const user = await signUp(server.current, 'url-token');
     const client = connect(

@@ -6,8 +6,12 @@ import type { ExecutionResult } from 'graphql';
 // marker, and when exactly the frame graphql-ws then makes comes to the socket's send, it sends
 // the same frame with the result's JSON, serialised once for everyone, in place of the marker.
 // Only an exact match is replaced, so nothing a client chooses (an operation id) can steer it.
+//
+// The result is encoded as UTF-8 once, too: each socket's frame is a copy of those bytes inside
+// its own few bytes of envelope. A frame handed to `ws` as a string is flattened, measured and
+// encoded again for every socket.
 
-const serialised = new WeakMap<ExecutionResult, string>();
+const serialised = new WeakMap<ExecutionResult, Buffer>();
 let markers = 0;
 
 /** A `next` frame whose payload is serialised once per result, however many sockets send it. */
@@ -16,20 +20,31 @@ export interface SharedFrame {
   placeholder: { toJSON(): string };
   /** The frame graphql-ws will make with the placeholder. */
   expected: string;
-  /** The frame to send instead: the same, with the result in the marker's place. */
-  actual: string;
+  /** The frame to send instead, as UTF-8: the same, with the result in the marker's place. */
+  actual: Buffer;
   /** The result it carries, for whoever counts what is sent. */
   result: ExecutionResult;
 }
 
 export function sharedFrame(id: string, result: ExecutionResult): SharedFrame {
   let json = serialised.get(result);
-  if (json === undefined) serialised.set(result, (json = JSON.stringify(result)));
+  if (json === undefined) serialised.set(result, (json = Buffer.from(JSON.stringify(result))));
   const marker = `shared-result-${++markers}`;
   return {
     placeholder: { toJSON: () => marker },
     expected: JSON.stringify({ id, type: 'next', payload: marker }),
-    actual: `{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`,
+    actual: nextFrame(id, json),
     result,
   };
+}
+
+/** `{"id":<id>,"type":"next","payload":<payload>}`, in one buffer. */
+function nextFrame(id: string, payload: Buffer): Buffer {
+  const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const headLength = Buffer.byteLength(head);
+  const frame = Buffer.allocUnsafe(headLength + payload.length + 1);
+  frame.write(head, 0);
+  payload.copy(frame, headLength);
+  frame[frame.length - 1] = 0x7d; // }
+  return frame;
 }

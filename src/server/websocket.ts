@@ -263,13 +263,13 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
           // First, so that every shared frame is taken back even when nothing is sent.
           const shared = sharedFrames.get(message);
           if (shared !== undefined) sharedFrames.delete(message);
-          const data = shared?.actual ?? message;
           if (socket.readyState !== socket.OPEN) return;
           if (extra.expiresAt !== undefined && Date.now() >= extra.expiresAt) {
             socket.close(SocketCloseCode.Forbidden, 'Token expired');
             return;
           }
-          socket.send(data);
+          // A shared frame is bytes, which `ws` sends as a binary message unless told it is text.
+          socket.send(shared?.actual ?? message, { binary: false });
           if (shared !== undefined) metrics?.delivered(shared.result);
           if (limits.wsMaxBufferedBytes > 0 && socket.bufferedAmount > limits.wsMaxBufferedBytes) {
             socket.close(

@@ -1,8 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { useEngine } from '@envelop/core';
-import { execute } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Config } from './config';
 import { openBus } from './events/bus';
@@ -167,11 +165,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maskedErrors: false,
     logging: yogaLogger(log.child({ component: 'yoga' })),
     plugins: [
-      // graphql-js executes queries and mutations, as it does each subscription event's result
-      // (shared-results.ts). yoga's default executor (graphql-tools') exists for @defer and
-      // @stream, which this schema does not offer, and cost a cold screen a fifth more CPU
-      // (bench/README.md, "The executor").
-      useEngine({ execute }),
       ...httpPlugins(),
       // After httpPlugins: its Cache-Control replaces their no-store on the page alone.
       graphiql.plugin,

@@ -186,3 +186,33 @@ describe('keeping WebSockets alive', () => {
     answering.socket.close();
   });
 });
+
+describe('spreading keep-alive pings', () => {
+  const server = useServer({ WS_KEEPALIVE_MS: '960' });
+
+  it("sends an interval's pings a few at a time across it, not to every socket at once", async () => {
+    const user = await signUp(server.current, 'spread');
+    const pings: number[] = [];
+    const sockets = await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        const socket = new WebSocket(wsUrl(server.current), 'graphql-transport-ws');
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }));
+        await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
+        socket.on('ping', () => pings.push(performance.now()));
+        return socket;
+      }),
+    );
+    try {
+      // Two intervals: every socket is pinged at least once, however the rounds fall.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(pings.length).toBeGreaterThanOrEqual(16);
+      // The most pings that arrived within any 10 ms: all 16 if they went out together.
+      const sorted = [...pings].sort((a, b) => a - b);
+      const crowd = Math.max(...sorted.map((at, i) => sorted.filter((other, j) => j >= i && other - at < 10).length));
+      expect(crowd).toBeLessThanOrEqual(4);
+    } finally {
+      sockets.forEach((socket) => socket.close());
+    }
+  });
+});

@@ -271,6 +271,7 @@ function merge(reports: ClientReport[]): ClientReport {
 
 export interface RawServer {
   readonly wsUrl: string;
+  readonly pid: number;
   /** Sends the message to every socket: what a mutation is to the real server. */
   broadcast(): Promise<void>;
   setMessage(data: string): Promise<void>;
@@ -298,6 +299,7 @@ export async function startRawServer(): Promise<RawServer> {
   const url = `http://localhost:${port}/broadcast`;
   return {
     wsUrl: `ws://localhost:${port}`,
+    pid: child.pid!,
     async broadcast() {
       const response = await fetch(url, { method: 'POST' });
       await response.arrayBuffer();

@@ -45,7 +45,7 @@ import {
   type Round,
   type Storm,
 } from './fanout-scenarios';
-import { load1, percentile, sleep, startServer, temporaryDir } from './server-process';
+import { cpuTimeMs, load1, percentile, sleep, startServer, temporaryDir } from './server-process';
 
 /** How long the subscribers sit idle while the server's event loop is watched: two keep-alive rounds. */
 const IDLE_WINDOW_MS = 25_000;
@@ -130,6 +130,8 @@ interface SizeResult {
   n: number;
   graphql: Measured<Round[]>;
   raw: Measured<Round[]>;
+  /** Server CPU time (user + system) per delivery in µs, over all the fan-out rounds: each server's own, read from /proc. */
+  cpuPerDelivery: { graphql: number; raw: number };
   /** The real server's memory with N subscribed and idle, and the raw server's with N sockets. */
   memory: Measured<{ server: Memory; rawEmpty: Memory; raw: Memory }>;
   unicast: Measured<number[]>;
@@ -207,9 +209,11 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
       await sleep(IDLE_WINDOW_MS);
       const idleBlock = await server.liveMemory();
       progress(`${n} subscribers: fan-out`);
+      const cpuBefore = cpuTimeMs(server.pid);
       const graphql = await measure(() =>
         fanOut(clients, 'fanout', options.rounds, (round) => addComment(url, owner, fanOutBug, `round ${round}`)),
       );
+      const graphqlCpu = perDelivery(cpuTimeMs(server.pid) - cpuBefore, graphql.value, n);
       const fanOutBlock = await server.liveMemory();
       progress(`${n} subscribers: unicast, mutation latency`);
       const unicastN = await measure(() => unicast(clients, url, seeded, unicastBug, options.unicastRounds));
@@ -229,6 +233,7 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
         n,
         graphql,
         raw: raw.rounds,
+        cpuPerDelivery: { graphql: graphqlCpu, raw: raw.cpuPerDelivery },
         memory: { value: { server: idle.value, rawEmpty: raw.empty, raw: raw.memory }, load: idle.load },
         unicast: unicastN,
         unconcerned,
@@ -301,12 +306,20 @@ async function rawBaseline(clients: Clients, n: number, message: string, rounds:
     const memory = await rawMemory(raw);
     await raw.setMessage(message);
     await deliverOnce(clients, 'raw', () => raw.broadcast()); // a warm-up, as on the graphql-ws side
+    const cpuBefore = cpuTimeMs(raw.pid);
     const measured = await measure(() => fanOut(clients, 'raw', rounds, () => raw.broadcast()));
-    return { empty, memory, rounds: measured };
+    const cpuPerDelivery = perDelivery(cpuTimeMs(raw.pid) - cpuBefore, measured.value, n);
+    return { empty, memory, rounds: measured, cpuPerDelivery };
   } finally {
     await clients.send({ kind: 'close', group: 'raw' });
     raw.stop();
   }
+}
+
+/** `cpuMs` of server CPU over `rounds` to `n` subscribers, in µs per message delivered. */
+function perDelivery(cpuMs: number, rounds: Round[], n: number): number {
+  const delivered = rounds.reduce((sum, round) => sum + n - round.missing, 0);
+  return (cpuMs * 1000) / delivered;
 }
 
 // --- The report ---------------------------------------------------------------------------------
@@ -357,7 +370,7 @@ function report(result: PassResult, options: Options): void {
   const target = (what: string, figure: string, met: boolean) => targets.push([what, figure, met ? 'yes' : 'no']);
 
   console.log(
-    `Fan-out: one addComment to N commentAdded subscribers (half each selection), ${options.rounds} rounds; the raw baseline broadcasts the larger graphql-ws frame to N plain sockets.\n`,
+    `Fan-out: one addComment to N commentAdded subscribers (half each selection), ${options.rounds} rounds; the raw baseline broadcasts the larger graphql-ws frame to N plain sockets. Server CPU per delivery: each server's CPU time (user + system, from /proc, 10 ms ticks) over all its rounds, pauses between them included, ÷ messages delivered; the graphql-ws side's includes each round's addComment.\n`,
   );
   const fanOutRows: string[][] = [];
   const fanOuts = new Map<number, { graphql: FanOutFigures; raw: FanOutFigures }>();
@@ -365,7 +378,7 @@ function report(result: PassResult, options: Options): void {
     const graphql = fanOutFigures(size.n, size.graphql.value);
     const raw = fanOutFigures(size.n, size.raw.value);
     fanOuts.set(size.n, { graphql, raw });
-    const row = (transport: string, f: FanOutFigures, load: string) => [
+    const row = (transport: string, f: FanOutFigures, cpu: number, load: string) => [
       thousands(size.n),
       transport,
       `${thousands(f.delivered)} of ${thousands(f.expected)}`,
@@ -374,19 +387,26 @@ function report(result: PassResult, options: Options): void {
       ms(f.requestP50),
       ms(f.requestP99),
       thousands(Math.round(f.perSecond)),
+      ms(cpu),
       load,
     ];
-    fanOutRows.push(row('graphql-ws', graphql, size.graphql.load), row('raw ws', raw, size.raw.load), [
-      thousands(size.n),
-      'graphql-ws ÷ raw',
-      '',
-      times(graphql.p50 / raw.p50),
-      times(graphql.p99 / raw.p99),
-      times(graphql.requestP50 / raw.requestP50),
-      times(graphql.requestP99 / raw.requestP99),
-      times(graphql.perSecond / raw.perSecond),
-      '',
-    ]);
+    const cpu = size.cpuPerDelivery;
+    fanOutRows.push(
+      row('graphql-ws', graphql, cpu.graphql, size.graphql.load),
+      row('raw ws', raw, cpu.raw, size.raw.load),
+      [
+        thousands(size.n),
+        'graphql-ws ÷ raw',
+        '',
+        times(graphql.p50 / raw.p50),
+        times(graphql.p99 / raw.p99),
+        times(graphql.requestP50 / raw.requestP50),
+        times(graphql.requestP99 / raw.requestP99),
+        times(graphql.perSecond / raw.perSecond),
+        times(cpu.graphql / cpu.raw),
+        '',
+      ],
+    );
   }
   table(
     [
@@ -398,6 +418,7 @@ function report(result: PassResult, options: Options): void {
       'request → last p50 ms',
       'request → last p99 ms',
       'msgs/s (N / fan-out p50)',
+      'server CPU µs per delivery',
       'load',
     ],
     fanOutRows,

@@ -32,6 +32,7 @@ import {
   AddProjectMember,
   CreateBug,
   CreateProject,
+  cpuTimeMs,
   inParallel,
   killOnExit,
   load1,
@@ -390,20 +391,10 @@ async function verify(
   }
 }
 
-/**
- * A process's CPU time so far (user + system), in ms: from /proc/<pid>/stat, in clock ticks of
- * 10 ms (Linux's USER_HZ). Other work on the cores moves it less than it moves throughput.
- */
-function cpuMs(pid: number): number {
-  // The fields after the command name, which is in parentheses and may hold spaces.
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** autocannon against one target for `seconds`. */
 async function loadOnce(subject: Target, query: QueryName, seconds: number, connections: number) {
   const loadStart = load1();
-  const cpuStart = cpuMs(subject.pid);
+  const cpuStart = cpuTimeMs(subject.pid);
   const result = await autocannon({
     url: subject.url,
     method: 'POST',
@@ -415,7 +406,7 @@ async function loadOnce(subject: Target, query: QueryName, seconds: number, conn
   });
   return {
     requestsPerSecond: result.requests.average,
-    cpuMsPerRequest: (cpuMs(subject.pid) - cpuStart) / result.requests.total,
+    cpuMsPerRequest: (cpuTimeMs(subject.pid) - cpuStart) / result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,

@@ -8,7 +8,10 @@
 // - 100 a turn, string: one shared string, which `ws` encodes for every socket;
 // - 100 a turn, own string: a string built for each socket (its own id), as graphql-ws frames are.
 //
-//   node --import tsx bench/raw-sends.ts [--sockets 5000] [--rounds 20]
+// With --parse, the clients also decode and JSON.parse every message, as a graphql-ws client does,
+// so that what the receivers do can be told apart from what the server does.
+//
+//   node --import tsx bench/raw-sends.ts [--sockets 5000] [--rounds 20] [--parse]
 import { fork, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -22,14 +25,20 @@ function value(name: string, fallback: number): number {
   return at < 0 ? fallback : Number(process.argv[at + 1]);
 }
 
-/** Client mode: opens `count` sockets to `url`, reports when all are open and how many messages came. */
-function clients(url: string, count: number): void {
+/**
+ * Client mode: opens `count` sockets to `url`, reports when all are open and how many messages
+ * came; with `parse`, parses each one.
+ */
+function clients(url: string, count: number, parse: boolean): void {
   let open = 0;
   let received = 0;
   for (let i = 0; i < count; i++) {
     const socket = new WebSocket(url);
     socket.on('open', () => ++open === count && process.send!({ open: true }));
-    socket.on('message', () => received++);
+    socket.on('message', (data) => {
+      if (parse) JSON.parse((data as Buffer).toString());
+      received++;
+    });
   }
   setInterval(() => process.send!({ received }), 20);
 }
@@ -39,12 +48,15 @@ type Send = (socket: WebSocket, index: number) => void;
 async function main(): Promise<void> {
   const sockets = value('--sockets', 5000);
   const rounds = value('--rounds', 20);
+  const parse = process.argv.includes('--parse');
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const received = [0, 0];
   const children: ChildProcess[] = [0, 1].map((i) => {
-    const child = fork(__filename, ['--clients', url, String(sockets / 2)], { execArgv: process.execArgv });
+    const child = fork(__filename, ['--clients', url, String(sockets / 2), String(parse)], {
+      execArgv: process.execArgv,
+    });
     child.on('message', (message: { received?: number }) => {
       if (message.received !== undefined) received[i] = message.received;
     });
@@ -57,8 +69,9 @@ async function main(): Promise<void> {
     ),
   );
   const all = [...wss.clients];
-  const buffer = Buffer.alloc(PAYLOAD_BYTES, 'x');
-  const text = buffer.toString();
+  // JSON, so that the clients can parse it: {"payload":"xxx..."} in PAYLOAD_BYTES.
+  const text = JSON.stringify({ payload: 'x'.repeat(PAYLOAD_BYTES - 14) });
+  const buffer = Buffer.from(text);
   let expected = 0;
 
   const round = async (send: Send, batch: number) => {
@@ -80,7 +93,7 @@ async function main(): Promise<void> {
     ['one loop', (socket) => socket.send(buffer), 0],
     ['100 a turn', (socket) => socket.send(buffer), 100],
     ['100 a turn, string', (socket) => socket.send(text), 100],
-    ['100 a turn, own string', (socket, i) => socket.send(`{"id":"${i}","payload":"${text}"}`), 100],
+    ['100 a turn, own string', (socket, i) => socket.send(`{"id":"${i}","payload":${text}}`), 100],
   ];
   const results = new Map<string, { ms: number[]; cpu: number[] }>(ways.map(([name]) => [name, { ms: [], cpu: [] }]));
   const loads: number[] = [];
@@ -96,7 +109,7 @@ async function main(): Promise<void> {
   }
   const baseline = percentile(results.get('one loop')!.cpu, 50);
   console.log(
-    `${sockets} sockets in 2 client processes, ${rounds} rounds each (two passes), a ${PAYLOAD_BYTES}-byte message; ` +
+    `${sockets} sockets in 2 client processes${parse ? ' that parse every message' : ''}, ${rounds} rounds each (two passes), a ${PAYLOAD_BYTES}-byte message; ` +
       `node ${process.version}, ${os.cpus().length} cores, load ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}\n`,
   );
   console.log('| how | round p50 ms | server CPU µs per send, p50 | ÷ one loop |\n|---|---|---|---|');
@@ -110,7 +123,7 @@ async function main(): Promise<void> {
   wss.close();
 }
 
-if (process.argv[2] === '--clients') clients(process.argv[3]!, Number(process.argv[4]));
+if (process.argv[2] === '--clients') clients(process.argv[3]!, Number(process.argv[4]), process.argv[5] === 'true');
 else
   main().catch((error: unknown) => {
     console.error(error);

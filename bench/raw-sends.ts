@@ -8,6 +8,10 @@
 // - 100 a turn, string: one shared string, which `ws` encodes for every socket;
 // - 100 a turn, own string: a string built for each socket (its own id), as graphql-ws frames are.
 //
+// And three that put 20 µs of work (a busy wait) before each send, as the server's fan-out does
+// its own work for each subscriber: each send right after its work; the work alone, no sends (to
+// subtract); and each send queued, the turn's sends written together at its end.
+//
 // With --parse, the clients also decode and JSON.parse every message, as a graphql-ws client does,
 // so that what the receivers do can be told apart from what the server does.
 //
@@ -83,17 +87,40 @@ async function main(): Promise<void> {
     }
     const used = process.cpuUsage(cpu);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    expected += all.length;
+    // A way that takes no socket sends nothing.
+    expected += send.length === 0 ? 0 : all.length;
     while (received[0]! + received[1]! < expected) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 100));
     return { ms, cpuMicros: (used.user + used.system) / all.length };
   };
 
+  const work = () => {
+    const until = process.hrtime.bigint() + 20_000n;
+    while (process.hrtime.bigint() < until);
+  };
+  const queued: WebSocket[] = [];
   const ways: [string, Send, number][] = [
     ['one loop', (socket) => socket.send(buffer), 0],
     ['100 a turn', (socket) => socket.send(buffer), 100],
     ['100 a turn, string', (socket) => socket.send(text), 100],
     ['100 a turn, own string', (socket, i) => socket.send(`{"id":"${i}","payload":${text}}`), 100],
+    [
+      '100 a turn, 20 µs of work then a send',
+      (socket) => {
+        work();
+        socket.send(buffer);
+      },
+      100,
+    ],
+    ['100 a turn, the 20 µs of work alone', () => work(), 100],
+    [
+      "100 a turn, 20 µs of work each, the turn's sends together",
+      (socket) => {
+        work();
+        if (queued.push(socket) === 1) process.nextTick(() => queued.splice(0).forEach((each) => each.send(buffer)));
+      },
+      100,
+    ],
   ];
   const results = new Map<string, { ms: number[]; cpu: number[] }>(ways.map(([name]) => [name, { ms: [], cpu: [] }]));
   const loads: number[] = [];

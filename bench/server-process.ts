@@ -268,7 +268,6 @@ export async function ok<Data>(
   return answer.data;
 }
 
-/** The p-th percentile of `values` (nearest rank), NaN when empty. */
 /**
  * A process's CPU time so far (user + system), in ms: from /proc/<pid>/stat, in clock ticks of
  * 10 ms (Linux's USER_HZ). Other work on the cores moves it less than it moves throughput.
@@ -279,6 +278,7 @@ export function cpuTimeMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** The p-th percentile of `values` (nearest rank), NaN when empty. */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);

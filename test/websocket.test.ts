@@ -5,8 +5,17 @@ import WebSocket from 'ws';
 import { CloseCode } from 'graphql-ws';
 import * as ops from './operations';
 import { createBug, createProject, signUp } from './helpers/fixtures';
-import { useServer } from './helpers/server';
+import { useServer, type TestServer } from './helpers/server';
 import { closeCode, connect, subscribe, wsUrl } from './helpers/subscriptions';
+
+/** A plain `ws` socket past `connection_init` and its ack, with `options` for `ws`. */
+async function openAcknowledged(server: TestServer, token: string, options?: WebSocket.ClientOptions) {
+  const socket = new WebSocket(wsUrl(server), 'graphql-transport-ws', options);
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+  await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
+  return socket;
+}
 
 describe('WebSocket transport', () => {
   const server = useServer({ WS_INIT_TIMEOUT_MS: '300' });
@@ -165,10 +174,7 @@ describe('keeping WebSockets alive', () => {
   it('pings every socket, and drops one that stopped answering while keeping one that answers', async () => {
     const user = await signUp(server.current, 'pinged');
     const open = async (autoPong: boolean) => {
-      const socket = new WebSocket(wsUrl(server.current), 'graphql-transport-ws', { autoPong });
-      await new Promise((resolve) => socket.once('open', resolve));
-      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }));
-      await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
+      const socket = await openAcknowledged(server.current, user.token, { autoPong });
       let pings = 0;
       socket.on('ping', () => (pings += 1));
       const closed = new Promise<number>((resolve) => socket.once('close', resolve));
@@ -195,10 +201,7 @@ describe('spreading keep-alive pings', () => {
     const pings: number[] = [];
     const sockets = await Promise.all(
       Array.from({ length: 16 }, async () => {
-        const socket = new WebSocket(wsUrl(server.current), 'graphql-transport-ws');
-        await new Promise((resolve) => socket.once('open', resolve));
-        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } }));
-        await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
+        const socket = await openAcknowledged(server.current, user.token);
         socket.on('ping', () => pings.push(performance.now()));
         return socket;
       }),

@@ -7,7 +7,9 @@
 //
 // Options: --seconds N (each run; 10), --connections N (autocannon's; 10), --pairs N (runs of each
 // server per query, alternating with the hand-written one; 3), --db postgresql|embedded|both
-// (both), --profile (also a CPU profile of BugZapp's cold path under the screen query's load).
+// (both), --profile (also a CPU profile of BugZapp's cold path under the screen query's load),
+// --against <git revision> (that revision's BugZapp cold, built in a worktree, in place of the warm
+// server, each of its runs next to one of the working tree's: a change's A/B on PostgreSQL).
 //
 // Three operations (bench/queries-documents.ts): issue 12's screen (20 bugs with project, people and
 // five comments each), one bug's page, and the viewer's own name (the smallest signed-in query:
@@ -38,6 +40,7 @@ import {
   load1,
   ok,
   signUp,
+  buildRevision,
   startServer,
   temporaryDir,
   type ServerProcess,
@@ -74,7 +77,7 @@ const UpdateBugStatus = /* GraphQL */ `
 
 type Database = 'PostgreSQL' | 'embedded PGlite';
 type QueryName = 'screen' | 'bug' | 'me';
-type ServerName = 'BugZapp cold' | 'BugZapp warm' | 'hand-written (PostgreSQL)';
+type ServerName = 'BugZapp cold' | 'BugZapp warm' | 'hand-written (PostgreSQL)' | `BugZapp cold at ${string}`;
 const QUERIES: QueryName[] = ['screen', 'bug', 'me'];
 const DATABASES: Partial<Record<string, Database[]>> = {
   postgresql: ['PostgreSQL'],
@@ -88,6 +91,8 @@ interface Options {
   pairs: number;
   databases: Database[];
   profile: boolean;
+  /** A git revision whose BugZapp cold runs beside the working tree's, alternating with it (PostgreSQL only). */
+  against: string | undefined;
 }
 
 /** What seeding left to query with: a member's token and the bug whose page is loaded. */
@@ -145,6 +150,7 @@ function options(): Options {
     pairs: number('--pairs', 3),
     databases,
     profile: process.argv.includes('--profile'),
+    against: process.argv.includes('--against') ? process.argv[process.argv.indexOf('--against') + 1] : undefined,
   };
 }
 
@@ -154,16 +160,21 @@ function startBugZapp(
   secret: string,
   databaseUrl: string | undefined,
   cache: 'cold' | 'warm' | 'seed',
+  repo?: string,
 ): Promise<ServerProcess> {
-  return startServer(dataDir, {
-    NODE_ENV: 'production',
-    JWT_SECRET: secret,
-    // One user's thousands of requests a second, and the seeding's sign-ups from one address.
-    RATE_LIMIT_OPERATIONS_PER_USER: '0',
-    RATE_LIMIT_SIGNIN_PER_IP: '0',
-    ...(cache === 'cold' ? { RESPONSE_CACHE: 'false' } : {}),
-    ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
-  });
+  return startServer(
+    dataDir,
+    {
+      NODE_ENV: 'production',
+      JWT_SECRET: secret,
+      // One user's thousands of requests a second, and the seeding's sign-ups from one address.
+      RATE_LIMIT_OPERATIONS_PER_USER: '0',
+      RATE_LIMIT_SIGNIN_PER_IP: '0',
+      ...(cache === 'cold' ? { RESPONSE_CACHE: 'false' } : {}),
+      ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
+    },
+    repo,
+  );
 }
 
 /** The hand-written server as a child process, like BugZapp's: `url` once it listens, `stop` for SIGTERM. */
@@ -559,6 +570,30 @@ function report(runs: Run[], options: Options, sizes: string[], notes: string[],
       );
     }
   }
+  const revisionRuns = runs.filter((run) => run.server.startsWith('BugZapp cold at '));
+  if (revisionRuns.length > 0) {
+    const revision = revisionRuns[0]!.server;
+    console.log(
+      `\nThe working tree's BugZapp cold ÷ ${revision}, run by run (each pair ran back to back, so drift on the machine touches both alike), and the median of those ratios:\n`,
+    );
+    console.log('| query | server CPU ms per request ÷ | requests/s ÷ | median: CPU, requests/s |');
+    console.log('|---|---|---|---|');
+    for (const query of QUERIES) {
+      const pairs = revisionRuns
+        .filter((run) => run.query === query)
+        .map((base) => ({
+          base,
+          mine: runs.find((run) => run.query === query && run.pair === base.pair && run.server === 'BugZapp cold')!,
+        }));
+      if (pairs.length === 0) continue;
+      const cpu = pairs.map(({ base, mine }) => mine.cpuMsPerRequest / base.cpuMsPerRequest);
+      const throughput = pairs.map(({ base, mine }) => mine.requestsPerSecond / base.requestsPerSecond);
+      const list = (values: number[]) => values.map((value) => `${value.toFixed(2)} ×`).join(', ');
+      console.log(
+        `| ${query} | ${list(cpu)} | ${list(throughput)} | ${median(cpu).toFixed(2)} ×, ${median(throughput).toFixed(2)} × |`,
+      );
+    }
+  }
   console.log('\nEvery run, in the order run:\n');
   console.log(
     '| database | query | server | run | requests/s | p50 ms | p99 ms | server CPU ms per request | non-2xx | errors | mismatched bodies | load 1 min start → end |',
@@ -642,22 +677,36 @@ async function main(): Promise<void> {
       chosen.databases.includes('PostgreSQL')
     ) {
       const { dataDir, seeded: data } = postgresSeed;
+      // With --against, the revision's BugZapp cold takes the warm server's place.
+      const revision = chosen.against === undefined ? undefined : await buildRevision(chosen.against);
       const servers = [
         await startBugZapp(dataDir, secret, postgres.url, 'cold'),
-        await startBugZapp(dataDir, secret, postgres.url, 'warm'),
+        await startBugZapp(dataDir, secret, postgres.url, revision === undefined ? 'warm' : 'cold', revision),
       ];
       try {
         const cold = target('BugZapp cold', 'PostgreSQL', servers[0]!, data);
-        const warm = target('BugZapp warm', 'PostgreSQL', servers[1]!, data);
+        const other = target(
+          revision === undefined ? 'BugZapp warm' : `BugZapp cold at ${chosen.against}`,
+          'PostgreSQL',
+          servers[1]!,
+          data,
+        );
         // Every answer on PostgreSQL must be the hand-written server's, byte for byte.
-        await verify([reference, cold, warm], () => true);
-        await alternate([cold, reference, warm], 'PostgreSQL', chosen, runs);
+        await verify([reference, cold, other], () => true);
+        await alternate(
+          revision === undefined ? [cold, reference, other] : [other, cold, reference],
+          'PostgreSQL',
+          chosen,
+          runs,
+        );
       } finally {
         await Promise.all(servers.map((server) => server.stop()));
       }
     }
 
-    if (chosen.databases.includes('embedded PGlite')) {
+    if (chosen.against !== undefined && chosen.databases.includes('embedded PGlite')) {
+      notes.push('--against compares on PostgreSQL only: the embedded database was left out.');
+    } else if (chosen.databases.includes('embedded PGlite')) {
       const dataDir = await temporaryDir('bugzapp-bench-queries-pglite-');
       console.error('Embedded PGlite: seeding through BugZapp...');
       embeddedSeed = { dataDir, seeded: await seeded(dataDir, secret, undefined) };

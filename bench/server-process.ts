@@ -1,7 +1,7 @@
 // What bench/attack.ts and bench/slow-consumers.ts share: the real server started as a child
 // process (so its memory is its own and can be read from /proc), a GraphQL-over-HTTP call, the
 // numbers they print (percentiles, load averages, MiB) and clean-up that runs even on failure.
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 const REPO = path.join(__dirname, '..');
-const PROBE = `./${path.relative(REPO, path.join(__dirname, 'server-probe.mjs'))}`;
+/** Absolute, so that a server built from another revision (buildRevision) loads this one. */
+const PROBE = path.join(__dirname, 'server-probe.mjs');
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -95,18 +96,48 @@ export function buildServer(): Promise<unknown> {
 }
 
 /**
+ * Another revision of the server, built as this one is, for a benchmark to run beside the working
+ * tree's: a detached git worktree of `ref` in a temporary folder (removed when this process exits)
+ * that shares this tree's node_modules, with its own Prisma Client and `dist/`. Returns the
+ * folder, for startServer's `repo`.
+ */
+export async function buildRevision(ref: string): Promise<string> {
+  const run = promisify(execFile);
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bugzapp-bench-revision-'));
+  await run('git', ['worktree', 'add', '--detach', dir, ref], { cwd: REPO });
+  cleanups.push(() => {
+    try {
+      execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: REPO, stdio: 'ignore' });
+    } catch {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  await fsp.symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  await run(process.execPath, ['scripts/prisma-generate.mjs'], { cwd: dir });
+  await run(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: dir,
+  });
+  return dir;
+}
+
+/**
  * Builds the server if this run has not yet, then starts `node dist/main.js` with PORT=0,
  * GRAPHIQL=false, `dataDir`, DATABASE_URL and REDIS_URL from this process when set, and `env` (limits) on top; nothing else of this process's
  * environment, so a limit set in the shell cannot slip into a figure. Resolves once it listens.
  */
-export async function startServer(dataDir: string, env: Record<string, string>): Promise<ServerProcess> {
-  await buildServer();
+export async function startServer(
+  dataDir: string,
+  env: Record<string, string>,
+  /** Where to run `dist/main.js` from: this working tree, or a revision's from buildRevision. */
+  repo: string = REPO,
+): Promise<ServerProcess> {
+  if (repo === REPO) await buildServer();
   const probeFile = `${dataDir}-probe.jsonl`;
   removeOnExit(probeFile);
   // SERVER_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops.
   const profile = process.env.SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVER_CPU_PROF}`] : [];
   const child = spawn(process.execPath, [...profile, '--expose-gc', '--import', PROBE, 'dist/main.js'], {
-    cwd: REPO,
+    cwd: repo,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

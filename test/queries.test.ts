@@ -1,4 +1,5 @@
 import type {
+  BugQuery,
   BugsWithEverythingQuery,
   BugsWithWatchersAndHistoryQuery,
   NotificationsWithEverythingQuery,
@@ -72,6 +73,23 @@ describe('loading a page of bugs with everything around them', () => {
     expect(forTwenty).toHaveLength(1);
     // Each bug's first five comments are cut in SQL, not by fetching them all and slicing in memory.
     expect(forTwenty[0]).toMatch(/FROM "public"."Comment".*LIMIT/s);
+  });
+
+  it("leaves a bug's description in the database unless asked for it, and every password hash always", async () => {
+    // A description is a bug's largest column, and a page of bugs does not show it.
+    const page = await requestSql(server.current, () =>
+      server.current.ok(ops.BugsWithEverything, { first: 20 }, alice.token),
+    );
+    const { bugs } = await server.current.ok(ops.Bugs, { first: 1 }, alice.token);
+    let bug: BugQuery | undefined;
+    const one = await requestSql(server.current, async () => {
+      bug = await server.current.ok(ops.Bug, { id: bugs.edges[0]!.node.id }, alice.token);
+    });
+
+    expect(page.filter((sql) => sql.includes('"description"'))).toEqual([]);
+    expect(one.some((sql) => sql.includes('"description"'))).toBe(true);
+    expect(bug?.bug.description).toEqual(expect.any(String));
+    expect([...page, ...one].filter((sql) => sql.includes('passwordHash'))).toEqual([]);
   });
 
   it('plans the page of bugs as a server in production would: prepared on PostgreSQL, with statistics on PGlite', async () => {

@@ -10,6 +10,9 @@ import { decodeGlobalId } from './ids';
 import { SHARED } from './viewer';
 import { pageSize } from './validation';
 
+/** The Prisma schema as Pothos reads it: models, columns and their `///` documentation. */
+export const datamodel = getDatamodel();
+
 /** The schema builder: plugins and their settings only. Types live in src/modules. */
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -33,7 +36,7 @@ export const builder = new SchemaBuilder<{
   },
   prisma: {
     client: (ctx) => ctx.prisma,
-    dmmf: getDatamodel(),
+    dmmf: datamodel,
     exposeDescriptions: true,
     filterConnectionTotalCount: true,
     onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'warn',

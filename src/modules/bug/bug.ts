@@ -2,6 +2,7 @@ import type { Prisma } from '../../generated/prisma/client';
 import { BugPriority, BugStatus } from '../../generated/prisma/enums';
 import type { ArgBuilder } from '@pothos/core';
 import { builder, type BuilderTypes } from '../../graphql/builder';
+import { columnDescription } from '../../graphql/columns';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { badUserInput, conflict, exactlyOne, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
@@ -31,20 +32,29 @@ export const BugPriorityEnum = builder.enumType(BugPriority, {
 export const BugNode = builder.prismaNode('Bug', {
   id: { field: 'id' },
   extensions: SHARED,
-  // Load only the columns a query asks for: a page of bugs leaves their descriptions in the database.
-  select: { id: true },
+  // The small columns nearly every query shows, read from the row by their fields (see
+  // columnDescription); the description and the dates only when asked.
+  select: { id: true, number: true, title: true, status: true, priority: true },
   findUnique: (id, ctx) => ({ id, AND: [readableBugs(viewerOf(ctx))] }),
   fields: (t) => ({
     key: t.string({
       description: "The project's key and the bug's number, e.g. WEB-42.",
-      select: { number: true, project: { select: { key: true } } },
+      select: { project: { select: { key: true } } },
       resolve: (bug) => `${bug.project.key}-${bug.number}`,
     }),
-    number: t.exposeInt('number'),
-    title: t.exposeString('title'),
+    number: t.int({ description: columnDescription('Bug', 'number'), resolve: (bug) => bug.number }),
+    title: t.string({ description: columnDescription('Bug', 'title'), resolve: (bug) => bug.title }),
     description: t.exposeString('description'),
-    status: t.expose('status', { type: BugStatusEnum }),
-    priority: t.expose('priority', { type: BugPriorityEnum }),
+    status: t.field({
+      type: BugStatusEnum,
+      description: columnDescription('Bug', 'status'),
+      resolve: (bug) => bug.status,
+    }),
+    priority: t.field({
+      type: BugPriorityEnum,
+      description: columnDescription('Bug', 'priority'),
+      resolve: (bug) => bug.priority,
+    }),
     project: t.relation('project'),
     reporter: t.relation('reporter'),
     assignee: t.relation('assignee', { nullable: true }),

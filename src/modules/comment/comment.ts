@@ -1,5 +1,6 @@
 import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
+import { columnDescription } from '../../graphql/columns';
 import { SHARED } from '../../graphql/viewer';
 import { parseId } from '../../graphql/ids';
 import { checkFields, LIMITS, requiredText } from '../../graphql/validation';
@@ -10,11 +11,12 @@ import { recordBugChange } from '../bug/changes';
 export const CommentNode = builder.prismaNode('Comment', {
   id: { field: 'id' },
   extensions: SHARED,
-  // Load only the columns a query asks for, as for bugs and users.
-  select: { id: true },
+  // The body, read from the row by its field (see columnDescription); the dates, the bug and the
+  // author only when asked.
+  select: { id: true, body: true },
   findUnique: (id, ctx) => ({ id, AND: [readableComments(viewerOf(ctx))] }),
   fields: (t) => ({
-    body: t.exposeString('body'),
+    body: t.string({ description: columnDescription('Comment', 'body'), resolve: (comment) => comment.body }),
     bug: t.relation('bug'),
     author: t.relation('author'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder';
+import { columnDescription } from '../../graphql/columns';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { badUserInput, exactlyOne, notFound } from '../../graphql/errors';
 import { parseId } from '../../graphql/ids';
@@ -15,12 +16,13 @@ import { assertCanManageProject, findReadableProject, isProjectMember, readableP
 export const ProjectNode = builder.prismaNode('Project', {
   id: { field: 'id' },
   extensions: SHARED,
-  // Load only the columns a query asks for, as for bugs and users.
-  select: { id: true },
+  // The key and the name, read from the row by their fields (see columnDescription); the
+  // description and the dates only when asked.
+  select: { id: true, key: true, name: true },
   findUnique: (id, ctx) => ({ id, AND: [readableProjects(viewerOf(ctx))] }),
   fields: (t) => ({
-    key: t.exposeString('key'),
-    name: t.exposeString('name'),
+    key: t.string({ description: columnDescription('Project', 'key'), resolve: (project) => project.key }),
+    name: t.string({ description: columnDescription('Project', 'name'), resolve: (project) => project.name }),
     description: t.exposeString('description'),
     owner: t.relation('owner'),
     members: t.field({

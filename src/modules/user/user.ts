@@ -1,6 +1,7 @@
 import { UserRole, UserStatus } from '../../generated/prisma/enums';
 import { transact } from '../../events/outbox';
 import { builder } from '../../graphql/builder';
+import { columnDescription } from '../../graphql/columns';
 import { NOT_CACHED } from '../../graphql/response-cache';
 import { PERSONAL, SHARED } from '../../graphql/viewer';
 import { forbidden, unauthenticated, badUserInput, notFound } from '../../graphql/errors';
@@ -23,12 +24,13 @@ export const UserStatusEnum = builder.enumType(UserStatus, {
 export const UserNode = builder.prismaNode('User', {
   id: { field: 'id' },
   extensions: SHARED,
-  // Load only the columns a query asks for, which keeps password hashes in the database.
-  select: { id: true },
+  // The name, read from the row by its field (see columnDescription); the other columns only when
+  // asked, which keeps password hashes in the database.
+  select: { id: true, name: true },
   findUnique: (id, ctx) => ({ id, AND: [visibleUsers(viewerOf(ctx))] }),
   fields: (t) => ({
     email: t.exposeString('email'),
-    name: t.exposeString('name'),
+    name: t.string({ description: columnDescription('User', 'name'), resolve: (user) => user.name }),
     role: t.expose('role', { type: UserRoleEnum }),
     status: t.expose('status', { type: UserStatusEnum }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -45,7 +45,7 @@ import {
   type Round,
   type Storm,
 } from './fanout-scenarios';
-import { cpuTimeMs, load1, percentile, sleep, startServer, temporaryDir } from './server-process';
+import { cpuTimeMs, load1, percentile, sleep, startServer, temporaryDir, type Probe } from './server-process';
 
 /** How long the subscribers sit idle while the server's event loop is watched: two keep-alive rounds. */
 const IDLE_WINDOW_MS = 25_000;
@@ -138,7 +138,13 @@ interface SizeResult {
   unconcerned: Measured<Mutations>;
   concerned: Measured<Mutations>;
   /** The longest the server's event loop was held up, and its longest GC pause (ms): during the fan-out rounds, and while idle. */
-  blocked: { fanOut: number; fanOutGc: number; idle: number; idleGc: number };
+  blocked: {
+    fanOut: number;
+    fanOutGc: number;
+    idle: number;
+    idleGc: number;
+    fanOutHolds: Pick<Probe, 'longestHold' | 'busiestHold'>;
+  };
 }
 
 interface PassResult {
@@ -243,6 +249,7 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
           fanOutGc: fanOutBlock.gcPauseMaxMs,
           idle: idleBlock.eventLoopMaxMs,
           idleGc: idleBlock.gcPauseMaxMs,
+          fanOutHolds: { longestHold: fanOutBlock.longestHold, busiestHold: fanOutBlock.busiestHold },
         },
       });
     }
@@ -519,6 +526,19 @@ function report(result: PassResult, options: Options): void {
       size.blocked.fanOutGc.toFixed(1),
       size.blocked.idle.toFixed(1),
       size.blocked.idleGc.toFixed(1),
+    ]),
+  );
+  console.log(
+    "\nThe same fan-out rounds through the probe's own 5 ms timer, with the server's CPU time (user + system) in each hold: a hold with little CPU is time the server spent off the CPU, descheduled while other processes on the same cores ran (the subscribers' processes, woken by its writes), not work of its own.\n",
+  );
+  table(
+    ['subscribers', 'longest hold ms', 'its CPU ms', 'hold with the most CPU ms', 'its CPU ms'],
+    result.sizes.map(({ n, blocked: { fanOutHolds: holds } }) => [
+      thousands(n),
+      holds.longestHold.wallMs.toFixed(1),
+      holds.longestHold.cpuMs.toFixed(1),
+      holds.busiestHold.wallMs.toFixed(1),
+      holds.busiestHold.cpuMs.toFixed(1),
     ]),
   );
   if (largest !== undefined) {

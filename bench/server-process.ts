@@ -48,6 +48,16 @@ export interface Probe {
   arrayBuffers: number;
   eventLoopMaxMs: number;
   gcPauseMaxMs: number;
+  /** The longest hold by the probe's own 5 ms timer, and the process's CPU time (ms) in it. */
+  longestHold: Hold;
+  /** The hold in which the process used the most CPU time. */
+  busiestHold: Hold;
+}
+
+/** One wait of the probe's timer: how long it was, and the server's CPU time (user + system) in it. */
+export interface Hold {
+  wallMs: number;
+  cpuMs: number;
 }
 
 const running = new Set<ChildProcess>();

@@ -9,8 +9,18 @@ import { useServer, type TestServer } from './helpers/server';
 import { closeCode, connect, subscribe, wsUrl } from './helpers/subscriptions';
 
 /** A plain `ws` socket past `connection_init` and its ack, with `options` for `ws`. */
-async function openAcknowledged(server: TestServer, token: string, options?: WebSocket.ClientOptions) {
+/**
+ * A raw socket that has sent `connection_init` and had its ack. `created` sees the socket before it
+ * connects: the server's keep-alive may ping it as soon as it has, before the ack.
+ */
+async function openAcknowledged(
+  server: TestServer,
+  token: string,
+  options?: WebSocket.ClientOptions,
+  created?: (socket: WebSocket) => void,
+) {
   const socket = new WebSocket(wsUrl(server), 'graphql-transport-ws', options);
+  created?.(socket);
   await new Promise((resolve) => socket.once('open', resolve));
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
   await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
@@ -174,9 +184,11 @@ describe('keeping WebSockets alive', () => {
   it('pings every socket, and drops one that stopped answering while keeping one that answers', async () => {
     const user = await signUp(server.current, 'pinged');
     const open = async (autoPong: boolean) => {
-      const socket = await openAcknowledged(server.current, user.token, { autoPong });
       let pings = 0;
-      socket.on('ping', () => (pings += 1));
+      // Counted from the start: the first ping can come before the ack does.
+      const socket = await openAcknowledged(server.current, user.token, { autoPong }, (created) =>
+        created.on('ping', () => (pings += 1)),
+      );
       const closed = new Promise<number>((resolve) => socket.once('close', resolve));
       return { socket, pings: () => pings, closed };
     };

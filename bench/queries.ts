@@ -32,6 +32,7 @@ import { BUG, ME, SCREEN } from './queries-documents';
 import {
   AddComment,
   AddProjectMember,
+  buildRevision,
   CreateBug,
   CreateProject,
   cpuTimeMs,
@@ -40,7 +41,6 @@ import {
   load1,
   ok,
   signUp,
-  buildRevision,
   startServer,
   temporaryDir,
   type ServerProcess,
@@ -153,6 +153,9 @@ function options(): Options {
     against: process.argv.includes('--against') ? process.argv[process.argv.indexOf('--against') + 1] : undefined,
   };
 }
+
+/** How the runs of `--against <revision>`'s BugZapp are named. */
+const revisionServer = (revision: string): ServerName => `BugZapp cold at ${revision}`;
 
 /** The bench's BugZapp: production mode, the shared secret, the rate limits that would refuse the load off. */
 function startBugZapp(
@@ -570,9 +573,9 @@ function report(runs: Run[], options: Options, sizes: string[], notes: string[],
       );
     }
   }
-  const revisionRuns = runs.filter((run) => run.server.startsWith('BugZapp cold at '));
+  const revision = options.against === undefined ? undefined : revisionServer(options.against);
+  const revisionRuns = runs.filter((run) => run.server === revision);
   if (revisionRuns.length > 0) {
-    const revision = revisionRuns[0]!.server;
     console.log(
       `\nThe working tree's BugZapp cold ÷ ${revision}, run by run (each pair ran back to back, so drift on the machine touches both alike), and the median of those ratios:\n`,
     );
@@ -686,7 +689,7 @@ async function main(): Promise<void> {
       try {
         const cold = target('BugZapp cold', 'PostgreSQL', servers[0]!, data);
         const other = target(
-          revision === undefined ? 'BugZapp warm' : `BugZapp cold at ${chosen.against}`,
+          chosen.against === undefined ? 'BugZapp warm' : revisionServer(chosen.against),
           'PostgreSQL',
           servers[1]!,
           data,

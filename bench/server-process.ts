@@ -97,12 +97,17 @@ let built: Promise<unknown> | undefined;
  * from esbuild's keepNames: 2.5 KiB more per WebSocket connection, and CPU time to set them.)
  */
 export function buildServer(): Promise<unknown> {
-  built ??= promisify(execFile)(
-    process.execPath,
-    [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: REPO },
-  );
+  built ??= compile(REPO);
   return built;
+}
+
+const run = promisify(execFile);
+
+/** `npm run build` in `dir`, with this tree's TypeScript. */
+function compile(dir: string): Promise<unknown> {
+  return run(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: dir,
+  });
 }
 
 /**
@@ -112,7 +117,6 @@ export function buildServer(): Promise<unknown> {
  * folder, for startServer's `repo`.
  */
 export async function buildRevision(ref: string): Promise<string> {
-  const run = promisify(execFile);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bugzapp-bench-revision-'));
   await run('git', ['worktree', 'add', '--detach', dir, ref], { cwd: REPO });
   cleanups.push(() => {
@@ -124,9 +128,7 @@ export async function buildRevision(ref: string): Promise<string> {
   });
   await fsp.symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
   await run(process.execPath, ['scripts/prisma-generate.mjs'], { cwd: dir });
-  await run(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: dir,
-  });
+  await compile(dir);
   return dir;
 }
 

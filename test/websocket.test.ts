@@ -8,10 +8,9 @@ import { createBug, createProject, signUp } from './helpers/fixtures';
 import { useServer, type TestServer } from './helpers/server';
 import { closeCode, connect, subscribe, wsUrl } from './helpers/subscriptions';
 
-/** A plain `ws` socket past `connection_init` and its ack, with `options` for `ws`. */
 /**
- * A raw socket that has sent `connection_init` and had its ack. `created` sees the socket before it
- * connects: the server's keep-alive may ping it as soon as it has, before the ack.
+ * A plain `ws` socket past `connection_init` and its ack, with `options` for `ws`. `created` sees
+ * the socket before it connects: the server's keep-alive may ping it as soon as it has, before the ack.
  */
 async function openAcknowledged(
   server: TestServer,

@@ -4,7 +4,10 @@
 // benchmark with SERVER_CPU_PROF=<dir>; `--from`/`--to` keep the samples taken that many seconds
 // after the profile began (a phase of a run, read off the benchmark's log).
 //
-//   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top] [--from s] [--to s]
+// `--holds <file>` keeps only the samples taken during the long holds that bench/server-probe.mjs
+// wrote to BENCH_HOLDS_FILE (the same run's), to see what held the event loop.
+//
+//   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top] [--from s] [--to s] [--holds file]
 import fs from 'node:fs';
 
 interface ProfileNode {
@@ -13,6 +16,7 @@ interface ProfileNode {
   children?: number[];
 }
 interface Profile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -37,11 +41,20 @@ function main(): void {
     const [, value] = args.splice(at, 2);
     return Number(value) * 1e6;
   };
+  const holdsAt = args.indexOf('--holds');
+  const holds =
+    holdsAt < 0
+      ? undefined
+      : fs
+          .readFileSync(args.splice(holdsAt, 2)[1]!, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { startUs: number; endUs: number });
   const from = option('--from') ?? 0;
   const to = option('--to') ?? Infinity;
   const [file, top = '15'] = args;
   if (file === undefined)
-    throw new Error('Usage: bench/profile-summary.ts <file.cpuprofile> [top] [--from s] [--to s]');
+    throw new Error('Usage: bench/profile-summary.ts <file.cpuprofile> [top] [--from s] [--to s] [--holds file]');
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
@@ -54,6 +67,8 @@ function main(): void {
     const time = profile.timeDeltas[i] ?? 0;
     at += time;
     if (at < from || at > to) return;
+    const stamp = profile.startTime + at;
+    if (holds !== undefined && !holds.some((hold) => stamp >= hold.startUs && stamp <= hold.endUs)) return;
     self.set(id, (self.get(id) ?? 0) + time);
     if (byId.get(id)!.callFrame.functionName === '(idle)') return;
     const seen = new Set<string>();

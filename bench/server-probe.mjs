@@ -16,6 +16,13 @@ const file = process.env.BENCH_PROBE_FILE;
 // BENCH_HEAP_DIR=<dir> (passed in the server's env): each report also writes a heap snapshot
 // there, after the collection, to compare what the live heap holds at two moments.
 const heapDir = process.env.BENCH_HEAP_DIR;
+// BENCH_HOLDS_FILE=<file> (in the server's env): every hold of BENCH_HOLDS_OVER_MS (default 40) or
+// more is appended there as a JSON line, with its start and end on the clock V8 stamps CPU profile
+// samples with (microseconds), and the collections that ran in it; `bench/profile-summary.ts
+// --holds <file>` keeps only the samples taken in those holds.
+const holdsFile = process.env.BENCH_HOLDS_FILE;
+const holdsOverMs = Number(process.env.BENCH_HOLDS_OVER_MS ?? 40);
+const GC_KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weak callbacks' };
 if (file !== undefined && file !== '') {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
@@ -23,12 +30,22 @@ if (file !== undefined && file !== '') {
   // Entries arrive after the collection: one that began before the window (the report's own
   // forced collection) is not counted in it.
   let gcMaxMs = 0;
+  let gcMaxKind = '';
   let windowStart = performance.now();
+  /** The collections since the last tick of the probe's timer, for BENCH_HOLDS_FILE. */
+  let recentGcs = [];
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      if (entry.startTime >= windowStart) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+      const kind = GC_KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
+      if (holdsFile) recentGcs.push({ startMs: entry.startTime, ms: entry.duration, kind });
+      if (entry.startTime >= windowStart && entry.duration > gcMaxMs) {
+        gcMaxMs = entry.duration;
+        gcMaxKind = kind;
+      }
     }
   }).observe({ entryTypes: ['gc'] });
+  // performance.now() to the profile's clock (process.hrtime, in microseconds).
+  const hrtimeUsAt = (now) => Number(process.hrtime.bigint() / 1000n) - (performance.now() - now) * 1000;
   // The same holds seen by a timer of our own, each with the process's CPU time in it (user and
   // system, every thread): a hold the server spent working, or one it spent off the CPU,
   // descheduled while other processes on the same cores ran (the subscribers' processes, woken by
@@ -43,17 +60,25 @@ if (file !== undefined && file !== '') {
     const hold = { wallMs: now - holdStart, cpuMs: (used.user + used.system) / 1000 };
     if (hold.wallMs > longestHold.wallMs) longestHold = hold;
     if (hold.cpuMs > busiestHold.cpuMs) busiestHold = hold;
+    if (holdsFile && hold.wallMs >= holdsOverMs) {
+      const gcs = recentGcs.filter((gc) => gc.startMs >= holdStart);
+      const line = { ...hold, startUs: Math.round(hrtimeUsAt(holdStart)), endUs: Math.round(hrtimeUsAt(now)), gcs };
+      fs.appendFileSync(holdsFile, `${JSON.stringify(line)}\n`);
+    }
+    recentGcs = [];
     holdStart = now;
     holdCpu = process.cpuUsage();
   }, 5).unref();
   process.on('SIGUSR2', () => {
     const eventLoopMaxMs = delay.max / 1e6;
     const gcPauseMaxMs = gcMaxMs;
+    const gcPauseMaxKind = gcMaxKind;
     const holds = { longestHold, busiestHold };
     globalThis.gc?.();
     // After the collection, so that the next report's longest wait is not this one's own.
     delay.reset();
     gcMaxMs = 0;
+    gcMaxKind = '';
     longestHold = { wallMs: 0, cpuMs: 0 };
     busiestHold = { wallMs: 0, cpuMs: 0 };
     holdStart = performance.now();
@@ -62,7 +87,7 @@ if (file !== undefined && file !== '') {
     if (heapDir) v8.writeHeapSnapshot(`${heapDir}/server-${Date.now()}.heapsnapshot`);
     fs.appendFileSync(
       file,
-      `${JSON.stringify({ at: Date.now(), eventLoopMaxMs, gcPauseMaxMs, ...holds, ...process.memoryUsage() })}\n`,
+      `${JSON.stringify({ at: Date.now(), eventLoopMaxMs, gcPauseMaxMs, gcPauseMaxKind, ...holds, ...process.memoryUsage() })}\n`,
     );
   });
 }

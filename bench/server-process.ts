@@ -159,6 +159,9 @@ export async function startServer(
       BENCH_PROBE_FILE: probeFile,
       // BENCH_HEAP_DIR=<dir>: a heap snapshot at every memory report (see server-probe.mjs).
       ...(process.env.BENCH_HEAP_DIR ? { BENCH_HEAP_DIR: process.env.BENCH_HEAP_DIR } : {}),
+      // BENCH_HOLDS_FILE=<file>, BENCH_HOLDS_OVER_MS: every long hold, with its clock times (see server-probe.mjs).
+      ...(process.env.BENCH_HOLDS_FILE ? { BENCH_HOLDS_FILE: process.env.BENCH_HOLDS_FILE } : {}),
+      ...(process.env.BENCH_HOLDS_OVER_MS ? { BENCH_HOLDS_OVER_MS: process.env.BENCH_HOLDS_OVER_MS } : {}),
       PORT: '0',
       DATA_DIR: dataDir,
       GRAPHIQL: 'false',

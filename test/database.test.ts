@@ -1,0 +1,47 @@
+import { openDatabase, type Database } from '../src/infra/db';
+import { postgresUrl } from './helpers/database';
+import { createStorage, type Storage } from './helpers/server';
+
+// PGlite runs statements on the server's own thread; PostgreSQL's answers arrive as socket reads.
+const onPGlite = postgresUrl === undefined ? describe : describe.skip;
+
+onPGlite('the embedded database', () => {
+  let storage: Storage;
+  let database: Database;
+  beforeAll(async () => {
+    storage = await createStorage();
+    database = await openDatabase({ databaseUrl: undefined, dataDir: storage.dataDir, owner: 'database.test.ts' });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await storage?.dispose();
+  });
+
+  it('lets the event loop turn between two statements, however many are asked for at once', async () => {
+    // A counter of turns of the event loop, moved on by the first callback of each.
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+
+    // As an event's results for many groups of subscribers are: all asked for at once.
+    const turns = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => database.prisma.$queryRaw`SELECT ${i}::int AS n`.then(() => turn)),
+    );
+    counting = false;
+
+    expect(new Set(turns).size).toBe(turns.length);
+    // And one statement after another, as a transaction's are.
+    const before = turn;
+    counting = true;
+    setImmediate(tick);
+    await database.prisma.$transaction(async (tx) => {
+      for (let i = 0; i < 10; i++) await tx.$queryRaw`SELECT ${i}::int AS n`;
+    });
+    counting = false;
+    expect(turn - before).toBeGreaterThanOrEqual(10);
+  });
+});

@@ -144,6 +144,9 @@ interface SizeResult {
     idle: number;
     idleGc: number;
     fanOutHolds: Pick<Probe, 'longestHold' | 'busiestHold'>;
+    /** The collections during the fan-out rounds, by kind, and the server's CPU time in those rounds (ms). */
+    fanOutGcs: Probe['gcs'];
+    fanOutCpuMs: number;
   };
 }
 
@@ -219,7 +222,8 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
       const graphql = await measure(() =>
         fanOut(clients, 'fanout', options.rounds, (round) => addComment(url, owner, fanOutBug, `round ${round}`)),
       );
-      const graphqlCpu = perDelivery(cpuTimeMs(server.pid) - cpuBefore, graphql.value, n);
+      const fanOutCpuMs = cpuTimeMs(server.pid) - cpuBefore;
+      const graphqlCpu = perDelivery(fanOutCpuMs, graphql.value, n);
       const fanOutBlock = await server.liveMemory();
       progress(`${n} subscribers: unicast, mutation latency`);
       const unicastN = await measure(() => unicast(clients, url, seeded, unicastBug, options.unicastRounds));
@@ -250,6 +254,8 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
           idle: idleBlock.eventLoopMaxMs,
           idleGc: idleBlock.gcPauseMaxMs,
           fanOutHolds: { longestHold: fanOutBlock.longestHold, busiestHold: fanOutBlock.busiestHold },
+          fanOutGcs: fanOutBlock.gcs,
+          fanOutCpuMs,
         },
       });
     }
@@ -540,6 +546,17 @@ function report(result: PassResult, options: Options): void {
       holds.busiestHold.wallMs.toFixed(1),
       holds.busiestHold.cpuMs.toFixed(1),
     ]),
+  );
+  console.log(
+    "\nGarbage collection during the same rounds, by kind (minor: scavenges of the young generation; major: mark-compact's pauses; incremental: marking steps on the main thread): collections, and their pauses in all against the server's CPU time in the rounds (the collector's helper threads are in the CPU time, not in the pauses).\n",
+  );
+  table(
+    ['subscribers', 'minor', 'major', 'incremental', 'pauses ÷ server CPU'],
+    result.sizes.map(({ n, blocked: { fanOutGcs: gcs, fanOutCpuMs: cpuMs } }) => {
+      const of = (kind: string) => `${gcs[kind]?.count ?? 0}, ${(gcs[kind]?.ms ?? 0).toFixed(1)} ms`;
+      const pauses = Object.values(gcs).reduce((sum, { ms }) => sum + ms, 0);
+      return [thousands(n), of('minor'), of('major'), of('incremental'), `${((100 * pauses) / cpuMs).toFixed(1)} %`];
+    }),
   );
   if (largest !== undefined) {
     const worst = Math.max(largest.blocked.fanOut, largest.blocked.idle);

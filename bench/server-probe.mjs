@@ -2,7 +2,8 @@
 // dist/main.js`): on SIGUSR2 it runs a full garbage collection and appends one JSON line to
 // BENCH_PROBE_FILE: process.memoryUsage(), and the longest the event loop was held up since the
 // previous report (`eventLoopMaxMs`, from perf_hooks' event-loop delay histogram) with the longest
-// garbage collection pause meanwhile (`gcPauseMaxMs`), and the server's own CPU time in its
+// garbage collection pause meanwhile (`gcPauseMaxMs`, `gcPauseMaxKind`) and every collection's
+// count and time by kind (`gcs`), and the server's own CPU time in its
 // longest holds (`longestHold`, `busiestHold`). It lets a
 // benchmark tell live JavaScript memory from RSS the heap has not returned yet, and see whether a
 // fan-out blocked the loop; the server itself knows nothing of it. Plain JavaScript, so the server
@@ -31,12 +32,19 @@ if (file !== undefined && file !== '') {
   // forced collection) is not counted in it.
   let gcMaxMs = 0;
   let gcMaxKind = '';
+  /** Collections since the last report, by kind: how many and how long in all (ms). */
+  let gcTotals = {};
   let windowStart = performance.now();
   /** The collections since the last tick of the probe's timer, for BENCH_HOLDS_FILE. */
   let recentGcs = [];
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const kind = GC_KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
+      if (entry.startTime >= windowStart) {
+        const total = (gcTotals[kind] ??= { count: 0, ms: 0 });
+        total.count++;
+        total.ms += entry.duration;
+      }
       if (holdsFile) recentGcs.push({ startMs: entry.startTime, ms: entry.duration, kind });
       if (entry.startTime >= windowStart && entry.duration > gcMaxMs) {
         gcMaxMs = entry.duration;
@@ -73,12 +81,14 @@ if (file !== undefined && file !== '') {
     const eventLoopMaxMs = delay.max / 1e6;
     const gcPauseMaxMs = gcMaxMs;
     const gcPauseMaxKind = gcMaxKind;
+    const gcs = gcTotals;
     const holds = { longestHold, busiestHold };
     globalThis.gc?.();
     // After the collection, so that the next report's longest wait is not this one's own.
     delay.reset();
     gcMaxMs = 0;
     gcMaxKind = '';
+    gcTotals = {};
     longestHold = { wallMs: 0, cpuMs: 0 };
     busiestHold = { wallMs: 0, cpuMs: 0 };
     holdStart = performance.now();
@@ -87,7 +97,7 @@ if (file !== undefined && file !== '') {
     if (heapDir) v8.writeHeapSnapshot(`${heapDir}/server-${Date.now()}.heapsnapshot`);
     fs.appendFileSync(
       file,
-      `${JSON.stringify({ at: Date.now(), eventLoopMaxMs, gcPauseMaxMs, gcPauseMaxKind, ...holds, ...process.memoryUsage() })}\n`,
+      `${JSON.stringify({ at: Date.now(), eventLoopMaxMs, gcPauseMaxMs, gcPauseMaxKind, gcs, ...holds, ...process.memoryUsage() })}\n`,
     );
   });
 }

@@ -48,6 +48,10 @@ export interface Probe {
   arrayBuffers: number;
   eventLoopMaxMs: number;
   gcPauseMaxMs: number;
+  /** The longest pause's kind: minor (a scavenge), major, incremental (marking steps), weak callbacks. */
+  gcPauseMaxKind: string;
+  /** Every collection since the last report, by kind: how many, and their time in all (ms). */
+  gcs: Record<string, { count: number; ms: number }>;
   /** The longest hold by the probe's own 5 ms timer, and the process's CPU time (ms) in it. */
   longestHold: Hold;
   /** The hold in which the process used the most CPU time. */
@@ -148,7 +152,9 @@ export async function startServer(
   removeOnExit(probeFile);
   // SERVER_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops.
   const profile = process.env.SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVER_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--expose-gc', '--import', PROBE, 'dist/main.js'], {
+  // BENCH_SERVER_NODE_FLAGS: more Node or V8 flags for the server (space-separated), to try one.
+  const flags = process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...flags, ...profile, '--expose-gc', '--import', PROBE, 'dist/main.js'], {
     cwd: repo,
     env: {
       PATH: process.env.PATH,

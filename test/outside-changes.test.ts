@@ -5,7 +5,7 @@ import { decodeGlobalId } from '../src/graphql/ids';
 import * as ops from './operations';
 import { createBug, createProject, signUp, type TestUser } from './helpers/fixtures';
 import { useServer, type TestServer } from './helpers/server';
-import { listenFromNow } from './helpers/subscriptions';
+import { connect, listenFromNow, subscribe } from './helpers/subscriptions';
 
 /**
  * Plain SQL, as psql or another service would send it: on PostgreSQL over a connection of its own,
@@ -140,6 +140,28 @@ describe('changes made outside the API', () => {
       { kind: 'COMMENTED', actor: null, changes: [], comment: { body: 'Imported from the old tracker' } },
       { kind: 'COMMENTED', actor: { id: member.id }, changes: [], comment: { body: 'Through the API' } },
     ]);
+  });
+
+  it('a comment deleted from the database before its event is read: the subscriber gets an error in its place, then the rest in order', async () => {
+    const bug = await createBug(server.current, owner, projectId);
+    const { eventCursor: after } = await server.current.ok(ops.EventCursor, {}, member.token);
+    const comment = (body: string) =>
+      server.current.ok(ops.AddComment, { input: { bugId: bug.id, body } }, owner.token);
+    const gone = (await comment('Deleted before anyone read it')).addComment.comment;
+    await comment('Still here');
+    await runSql(server.current, `DELETE FROM "Comment" WHERE "id" = $1`, [uuid(gone.id)]);
+
+    // Replayed from before both: the first event's result has only an error, sent as graphql-ws
+    // sends any result; the second's is shared and sent straight from the stream.
+    const client = connect(server.current, member);
+    clients.push(client);
+    const comments = subscribe(client, ops.OnCommentAdded, { bugId: bug.id, after });
+    const [error] = await comments.errors();
+    expect(error).toMatchObject({ path: ['commentAdded', 'comment'] });
+    expect((await comments.next()).commentAdded.comment.body).toBe('Still here');
+    await comment('Live');
+    expect((await comments.next()).commentAdded.comment.body).toBe('Live');
+    expect(comments.pending).toBe(0);
   });
 
   it("keeps each of the API's own writes to exactly one event", async () => {

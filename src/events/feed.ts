@@ -372,6 +372,24 @@ interface Waiting {
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 const NO_EVENTS: readonly StoredEvent[] = Object.freeze([]);
+/** A step of a stream that has nothing for its consumer yet: the event was not selected, or was delivered directly. */
+const AGAIN = Symbol('again');
+
+/**
+ * Sends a subscriber's payload straight to them, without handing it to the stream's consumer;
+ * resolves to false when it did not (the consumer then gets the payload as usual).
+ */
+export type DirectDelivery<T> = (payload: T) => Promise<boolean>;
+
+/** A stream whose payloads can go straight to the subscriber (see EventStream.deliverWith). */
+export interface DeliversDirectly<T> {
+  deliverWith(deliver: DirectDelivery<T>): void;
+}
+
+/** Whether a subscription's stream is the feed's, which can deliver directly. */
+export function deliversDirectly<T>(stream: AsyncIterator<T>): stream is AsyncIterator<T> & DeliversDirectly<T> {
+  return stream instanceof EventStream;
+}
 
 /**
  * One subscriber's way through the log, pulled by its consumer one payload at a time: nothing is
@@ -379,14 +397,20 @@ const NO_EVENTS: readonly StoredEvent[] = Object.freeze([]);
  * routes and a promise reaction, the least that thousands of idle subscribers can cost. (Not a
  * Repeater or an async generator: those cost several promises per event and hold a suspended
  * frame while idle, and a generator's `return()` cannot end a pending `next()`.)
+ *
+ * Given a way to deliver payloads itself (`deliverWith`), the stream sends each one that way and
+ * goes on to the next event, in order, while its consumer's `next()` stays pending: a live
+ * subscriber's events then skip the consumer's machinery (for graphql-ws, a loop of promises and a
+ * serialisation per message) altogether.
  */
-class EventStream<T> implements AsyncIterableIterator<T> {
+class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
   #position: bigint;
   /** Events read and not yet selected; emptied once used, so an idle stream holds none. */
   #page: readonly StoredEvent[] = NO_EVENTS;
   #index = 0;
   #waiting: Waiting | undefined;
   #done = false;
+  #deliver: DirectDelivery<T> | undefined;
 
   constructor(
     private readonly feed: EventFeed,
@@ -401,22 +425,20 @@ class EventStream<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
+  deliverWith(deliver: DirectDelivery<T>): void {
+    this.#deliver = deliver;
+  }
+
+  /**
+   * Steps until there is something for the consumer. Each step's promise is dropped once it has
+   * settled rather than chained to the next: a stream that delivers directly for days never
+   * resolves this one, and a chain would grow by a link an event.
+   */
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.#done) return Promise.resolve(DONE);
-    if (this.#index < this.#page.length) return this.#offer(this.#page[this.#index++]!);
-    this.#page = NO_EVENTS;
-    this.#index = 0;
-    const recent = this.feed.recentAfter(this.#position);
-    if (recent === undefined) return this.feed.read(this.#position).then((page) => this.#turnTo(page));
-    if (recent.length > 0) return this.#turnTo(recent);
-    // Up to date: wait for an event on our routes.
-    const waiting = (this.#waiting = this.feed.wait(this.routes, this.#position));
-    return waiting.woken.then((woken) => {
-      waiting.cancel();
-      this.#waiting = undefined;
-      // Nothing between here and the event that woke us was on our routes.
-      if (woken !== undefined && woken - 1n > this.#position) this.#position = woken - 1n;
-      return this.next();
+    return new Promise((resolve, reject) => {
+      const step = (): void =>
+        void this.#step().then((result) => (result === AGAIN ? step() : resolve(result)), reject);
+      step();
     });
   }
 
@@ -427,17 +449,38 @@ class EventStream<T> implements AsyncIterableIterator<T> {
     return Promise.resolve(DONE);
   }
 
-  #turnTo(page: readonly StoredEvent[]): Promise<IteratorResult<T, undefined>> {
-    this.#page = page;
+  #step(): Promise<IteratorResult<T, undefined> | typeof AGAIN> {
+    if (this.#done) return Promise.resolve(DONE);
+    if (this.#index < this.#page.length) return this.#offer(this.#page[this.#index++]!);
+    this.#page = NO_EVENTS;
     this.#index = 0;
-    return this.next();
+    const recent = this.feed.recentAfter(this.#position);
+    if (recent === undefined) return this.feed.read(this.#position).then((page) => this.#turnTo(page));
+    if (recent.length > 0) return Promise.resolve(this.#turnTo(recent));
+    // Up to date: wait for an event on our routes.
+    const waiting = (this.#waiting = this.feed.wait(this.routes, this.#position));
+    return waiting.woken.then((woken) => {
+      waiting.cancel();
+      this.#waiting = undefined;
+      // Nothing between here and the event that woke us was on our routes.
+      if (woken !== undefined && woken - 1n > this.#position) this.#position = woken - 1n;
+      return AGAIN;
+    });
   }
 
-  /** The event's payload, or on to the next event when the subscriber does not select it. */
-  async #offer(event: StoredEvent): Promise<IteratorResult<T, undefined>> {
+  #turnTo(page: readonly StoredEvent[]): typeof AGAIN {
+    this.#page = page;
+    this.#index = 0;
+    return AGAIN;
+  }
+
+  /** The event's payload, or AGAIN when the subscriber does not select it or it was delivered directly. */
+  async #offer(event: StoredEvent): Promise<IteratorResult<T, undefined> | typeof AGAIN> {
     this.#position = event.position;
     const payload = await this.select(event);
     if (this.#done) return DONE;
-    return payload === null ? this.next() : { value: payload, done: false };
+    if (payload === null) return AGAIN;
+    if (this.#deliver !== undefined && (await this.#deliver(payload))) return AGAIN;
+    return { value: payload, done: false };
   }
 }

@@ -1,3 +1,4 @@
+import type { ExecutionResult } from 'graphql';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { UserRole } from '../generated/prisma/enums';
 import type { EventFeed } from '../events/feed';
@@ -29,12 +30,18 @@ export interface Context {
   tokenExpiresAt?: number;
   /** Null when the request carries no token. A request with a bad token never gets this far. */
   viewer: Viewer | null;
+  /**
+   * Where the transport can take a subscription's results without its own machinery (a WebSocket
+   * operation): sends one to the subscriber at once. Shared results then go from the event to the
+   * socket directly (modules/realtime/shared-results.ts).
+   */
+  sendResult?: (result: ExecutionResult) => void;
   /** This operation's logger: its lines carry the HTTP request's `reqId`, or the socket's `connId` and the operation's `opId`. */
   log: Logger;
 }
 
 /** Services the context is built from, created once per app. */
-export type ContextServices = Omit<Context, 'viewer' | 'clientAddress' | 'tokenExpiresAt' | 'log'>;
+export type ContextServices = Omit<Context, 'viewer' | 'clientAddress' | 'tokenExpiresAt' | 'sendResult' | 'log'>;
 
 /** The signed-in viewer, or UNAUTHENTICATED: the guard at the top of every field but `me`, `signUp` and `logIn`. */
 export function viewerOf(ctx: Pick<Context, 'viewer'>): Viewer {

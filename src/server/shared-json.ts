@@ -27,15 +27,23 @@ export interface SharedFrame {
 }
 
 export function sharedFrame(id: string, result: ExecutionResult): SharedFrame {
-  let json = serialised.get(result);
-  if (json === undefined) serialised.set(result, (json = Buffer.from(JSON.stringify(result))));
   const marker = `shared-result-${++markers}`;
   return {
     placeholder: { toJSON: () => marker },
     expected: JSON.stringify({ id, type: 'next', payload: marker }),
-    actual: nextFrame(id, json),
+    actual: resultFrame(id, result),
     result,
   };
+}
+
+/**
+ * The `next` frame of operation `id` carrying `result`, as graphql-ws would make it, in UTF-8; the
+ * result is serialised once however many operations send it.
+ */
+export function resultFrame(id: string, result: ExecutionResult): Buffer {
+  let json = serialised.get(result);
+  if (json === undefined) serialised.set(result, (json = Buffer.from(JSON.stringify(result))));
+  return nextFrame(id, json);
 }
 
 /** `{"id":<id>,"type":"next","payload":<payload>}`, in one buffer. */

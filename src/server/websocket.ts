@@ -3,6 +3,7 @@ import {
   GraphQLError,
   type DocumentNode,
   type ExecutionArgs,
+  type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
@@ -25,7 +26,7 @@ import type { Metrics } from './metrics';
 import { bearerClaims, buildContext } from './http-context';
 import { originAllowed } from './origins';
 import { requestIdOf } from './request-log';
-import { sharedFrame, type SharedFrame } from './shared-json';
+import { resultFrame, sharedFrame, type SharedFrame } from './shared-json';
 import { at } from './token-expiry';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -86,6 +87,8 @@ interface Extra {
   expiresAt?: number;
   /** Undoes what accepting the connection set up (the per-user count, the expiry timer). */
   release?: () => void;
+  /** Queues a frame for the socket, with the result it carries when it is one (see `connection`). */
+  write: (frame: string | Buffer, result?: ExecutionResult) => void;
 }
 
 /** How long a socket closed for reading too slowly has to take its close frame before it is cut. */
@@ -204,6 +207,8 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
         // The socket itself closes when the token expires (see onConnect): its operations need no
         // timer of their own (see useTokenExpiry).
         contextValue.tokenExpiresAt = undefined;
+        // Results without errors skip graphql-ws's loop and go out as the frame it would make.
+        contextValue.sendResult = (result) => extra.write(resultFrame(id, result), result);
         return {
           schema: enveloped.schema,
           document,
@@ -240,10 +245,34 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     // A client (or proxy) that names its upgrade request finds that name in our lines.
     const connId = requestIdOf(request.headers['x-request-id']);
+    /**
+     * Every frame the socket is sent, graphql-ws's and the results sent directly alike, in the
+     * order they are queued: never past the token's expiry, counted, and the socket closed once it
+     * falls WS_MAX_BUFFERED_BYTES behind.
+     */
+    const write = (frame: string | Buffer, result?: ExecutionResult) =>
+      outgoing.write(() => {
+        if (socket.readyState !== socket.OPEN) return;
+        if (extra.expiresAt !== undefined && Date.now() >= extra.expiresAt) {
+          socket.close(SocketCloseCode.Forbidden, 'Token expired');
+          return;
+        }
+        // A shared frame is bytes, which `ws` sends as a binary message unless told it is text.
+        socket.send(frame, { binary: false });
+        if (result !== undefined) metrics?.delivered(result);
+        if (limits.wsMaxBufferedBytes > 0 && socket.bufferedAmount > limits.wsMaxBufferedBytes) {
+          socket.close(
+            SocketCloseCode.TryAgainLater,
+            'Not reading fast enough: reconnect and resume from your last cursor',
+          );
+          setTimeout(() => socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+        }
+      });
     const extra: Extra = {
       socket,
       clientAddress: clientAddress(request, options.trustProxy),
       log: options.log.child({ connId }),
+      write,
     };
     const opened = performance.now();
     extra.log.debug('socket opened');
@@ -263,24 +292,11 @@ export function serveWebSockets(yoga: Yoga, server: HttpServer, options: WebSock
         send: (message) => {
           // First, so that every shared frame is taken back even when nothing is sent.
           const shared = sharedFrames.get(message);
-          if (shared !== undefined) sharedFrames.delete(message);
-          outgoing.write(() => {
-            if (socket.readyState !== socket.OPEN) return;
-            if (extra.expiresAt !== undefined && Date.now() >= extra.expiresAt) {
-              socket.close(SocketCloseCode.Forbidden, 'Token expired');
-              return;
-            }
-            // A shared frame is bytes, which `ws` sends as a binary message unless told it is text.
-            socket.send(shared?.actual ?? message, { binary: false });
-            if (shared !== undefined) metrics?.delivered(shared.result);
-            if (limits.wsMaxBufferedBytes > 0 && socket.bufferedAmount > limits.wsMaxBufferedBytes) {
-              socket.close(
-                SocketCloseCode.TryAgainLater,
-                'Not reading fast enough: reconnect and resume from your last cursor',
-              );
-              setTimeout(() => socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
-            }
-          });
+          if (shared === undefined) write(message);
+          else {
+            sharedFrames.delete(message);
+            write(shared.actual, shared.result);
+          }
         },
         close: (code, reason) => {
           // What graphql-ws sent before closing goes first.

@@ -436,6 +436,19 @@ function report(result: PassResult, options: Options): void {
     ],
     fanOutRows,
   );
+  // With 20 rounds, p99 is the slowest round or next to it: the rounds themselves show whether a
+  // tail is one outlier or many.
+  console.log('\nEach round\'s fan-out, slowest first (ms):\n');
+  for (const size of result.sizes) {
+    const slowest = (rounds: Round[]) =>
+      rounds
+        .map((round) => round.spread)
+        .sort((a, b) => b - a)
+        .map((spread) => spread.toFixed(0))
+        .join(', ');
+    console.log(`- ${thousands(size.n)}, graphql-ws: ${slowest(size.graphql.value)}`);
+    console.log(`- ${thousands(size.n)}, raw ws: ${slowest(size.raw.value)}`);
+  }
   const fanOutSize = fanOuts.has(5000) ? 5000 : Math.max(...fanOuts.keys());
   const atFanOutSize = fanOuts.get(fanOutSize);
   if (atFanOutSize !== undefined) {

@@ -42,6 +42,26 @@ describe('routing events to the subscriptions they concern', () => {
     }
   });
 
+  it('takes a stream off its routes when it ends, returned by its consumer or failed', async () => {
+    const owner = await signUp(server.current, 'leaver');
+    const project = await createProject(server.current, owner, []);
+    const { events } = server.current.app;
+    const before = events.listening;
+    const route = `project:${decodeGlobalId(project.id).id}`;
+    const returned = events.stream(events.head, [route], (event) => Promise.resolve(event));
+    const failing = events.stream(events.head, [route], () => Promise.reject(new Error('select failed')));
+    const returnedNext = returned.next();
+    const failed = failing.next();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(events.listening).toBe(before + 2);
+
+    await returned.return?.(undefined);
+    expect(await returnedNext).toEqual({ value: undefined, done: true });
+    await createBug(server.current, owner, project.id);
+    await expect(failed).rejects.toThrow('select failed');
+    expect(events.listening).toBe(before);
+  });
+
   it('keeps order and skips nothing when a stream is woken past events that were not its own', async () => {
     const owner = await signUp(server.current, 'order-owner');
     const member = await signUp(server.current, 'order-member');

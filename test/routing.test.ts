@@ -57,8 +57,9 @@ describe('routing events to the subscriptions they concern', () => {
 
     await returned.return?.(undefined);
     expect(await returnedNext).toEqual({ value: undefined, done: true });
+    const failure = expect(failed).rejects.toThrow('select failed');
     await createBug(server.current, owner, project.id);
-    await expect(failed).rejects.toThrow('select failed');
+    await failure;
     expect(events.listening).toBe(before);
   });
 

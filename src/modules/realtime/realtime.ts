@@ -186,6 +186,10 @@ function optional<T>(id: string | null, load: (id: string) => Promise<T>, query:
 
 // --- Subscriptions ------------------------------------------------------------------------------
 
+/**
+ * Whether the subscriber gets the event: an answer on the spot once what it depends on is loaded
+ * (the event's members, once per event), a promise the first time.
+ */
 type Select = (event: StoredEvent) => boolean | Promise<boolean>;
 
 /**
@@ -194,7 +198,10 @@ type Select = (event: StoredEvent) => boolean | Promise<boolean>;
  */
 async function subscribe(ctx: Context, after: string | null | undefined, route: string, select: Select) {
   const start = await ctx.events.startAfter(after);
-  return ctx.events.stream(start, [route], async (event) => ((await select(event)) ? event : null));
+  return ctx.events.stream(start, [route], (event) => {
+    const selected = select(event);
+    return typeof selected === 'boolean' ? (selected ? event : null) : selected.then((yes) => (yes ? event : null));
+  });
 }
 
 const is =
@@ -232,10 +239,10 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           userRoute(viewer.id),
-          async (event) =>
+          (event) =>
             (event.type === 'BUG_CREATED' || event.type === 'BUG_ASSIGNED') &&
             event.userId === viewer.id &&
-            (await canReadProjectOf(ctx.prisma, viewer, event)),
+            canReadProjectOf(ctx.prisma, viewer, event),
         );
       },
       resolve: (event) => event,
@@ -253,7 +260,7 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           bugRoute(bugId),
-          async (event) => event.type === 'COMMENT_ADDED' && event.bugId === bugId && (await canRead(event)),
+          (event) => event.type === 'COMMENT_ADDED' && event.bugId === bugId && canRead(event),
         );
       },
       resolve: (event) => event,
@@ -281,7 +288,7 @@ builder.subscriptionFields((t) => {
             ctx,
             args.after,
             memberRoute(viewer.id),
-            async (event) => isBugChange(event) && (await belongsToProjectOf(ctx.prisma, viewer, event)),
+            (event) => isBugChange(event) && belongsToProjectOf(ctx.prisma, viewer, event),
           );
         }
         const projectId = parseId(args.projectId, 'Project', 'projectId');
@@ -291,7 +298,7 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           projectRoute(projectId),
-          async (event) => isBugChange(event) && event.projectId === projectId && (await canRead(event)),
+          (event) => isBugChange(event) && event.projectId === projectId && canRead(event),
         );
       },
       resolve: (event) => event,
@@ -308,10 +315,10 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           memberRoute(viewer.id),
-          async (event) =>
+          (event) =>
             isProjectChange(event) &&
             ((event.type === 'MEMBER_REMOVED' && event.userId === viewer.id) ||
-              (await belongsToProjectOf(ctx.prisma, viewer, event))),
+              belongsToProjectOf(ctx.prisma, viewer, event)),
         );
       },
       resolve: (event) => event,
@@ -329,10 +336,10 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           userRoute(viewer.id),
-          async (event) =>
+          (event) =>
             event.data.notification !== undefined &&
             (event.data.notify ?? []).includes(viewer.id) &&
-            (await canReadProjectOf(ctx.prisma, viewer, event)),
+            canReadProjectOf(ctx.prisma, viewer, event),
         );
       },
       resolve: (query, event: StoredEvent, _args, ctx) =>

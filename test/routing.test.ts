@@ -57,9 +57,8 @@ describe('routing events to the subscriptions they concern', () => {
 
     await returned.return?.(undefined);
     expect(await returnedNext).toEqual({ value: undefined, done: true });
-    const failure = expect(failed).rejects.toThrow('select failed');
     await createBug(server.current, owner, project.id);
-    await failure;
+    await expect(failed).rejects.toThrow('select failed');
     expect(events.listening).toBe(before);
   });
 

@@ -192,7 +192,7 @@ export class EventFeed implements EventSink {
   stream<T>(
     after: bigint,
     routes: readonly string[],
-    select: (event: StoredEvent) => T | null | Promise<T | null>,
+    select: (event: StoredEvent) => Promise<T | null>,
   ): AsyncIterableIterator<T> {
     return new EventStream(this, after, routes, select);
   }
@@ -385,10 +385,6 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
 const NO_EVENTS: readonly StoredEvent[] = Object.freeze([]);
 /** A step of a stream that has nothing for its consumer yet: the event was not selected, or was delivered directly. */
 const AGAIN = Symbol('again');
-/** A step that ended waiting on the stream's routes: the feed's wake takes the stream on. */
-const WAITING = Symbol('waiting');
-
-type Step<T> = IteratorResult<T, undefined> | typeof AGAIN;
 
 /**
  * Sends a subscriber's payload straight to them, without handing it to the stream's consumer;
@@ -408,11 +404,10 @@ export function deliversDirectly<T>(stream: AsyncIterator<T>): stream is AsyncIt
 
 /**
  * One subscriber's way through the log, pulled by its consumer one payload at a time: nothing is
- * read or selected ahead of what the consumer asks for, and an idle stream is its waiter on its
- * routes and the consumer's pending promise, the least that thousands of idle subscribers can
- * cost. (Not a Repeater or an async generator: those cost several promises per event and hold a
- * suspended frame while idle, and a generator's `return()` cannot end a pending `next()`.) Steps
- * that can be taken at once are: an event `select` answers on the spot costs no promise.
+ * read or selected ahead of what the consumer asks for, and an idle stream is one waiter on its
+ * routes and a promise reaction, the least that thousands of idle subscribers can cost. (Not a
+ * Repeater or an async generator: those cost several promises per event and hold a suspended
+ * frame while idle, and a generator's `return()` cannot end a pending `next()`.)
  *
  * Given a way to deliver payloads itself (`deliverWith`), the stream sends each one that way and
  * goes on to the next event, in order, while its consumer's `next()` stays pending: a live
@@ -432,7 +427,7 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
     private readonly feed: EventFeed,
     after: bigint,
     private readonly routes: readonly string[],
-    private readonly select: (event: StoredEvent) => T | null | Promise<T | null>,
+    private readonly select: (event: StoredEvent) => Promise<T | null>,
   ) {
     this.#position = after;
   }
@@ -446,33 +441,19 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
   }
 
   /**
-   * Steps until there is something for the consumer: in a loop while steps are answered at once,
-   * on a promise's settling or the feed's wake otherwise. No step's promise is chained to the next:
-   * a stream that delivers directly for days never resolves this one, and a chain would grow by a
-   * link an event.
+   * Steps until there is something for the consumer. Each step's promise is dropped once it has
+   * settled rather than chained to the next: a stream that delivers directly for days never
+   * resolves this one, and a chain would grow by a link an event.
    */
   next(): Promise<IteratorResult<T, undefined>> {
-    return new Promise((resolve, reject) => {
-      const fail = (error: Error) => {
-        // A stream that failed is over: off its routes, as if its consumer had returned it.
-        void this.return();
-        reject(error);
-      };
-      const go = (): void => {
-        for (;;) {
-          let step: Step<T> | Promise<Step<T>> | typeof WAITING;
-          try {
-            step = this.#step(go);
-          } catch (error) {
-            return fail(error as Error);
-          }
-          if (step === WAITING) return;
-          if (step instanceof Promise) return void step.then((next) => (next === AGAIN ? go() : resolve(next)), fail);
-          if (step !== AGAIN) return resolve(step);
-        }
-      };
-      go();
+    const stepping = new Promise<IteratorResult<T, undefined>>((resolve, reject) => {
+      const step = (): void =>
+        void this.#step().then((result) => (result === AGAIN ? step() : resolve(result)), reject);
+      step();
     });
+    // A stream that failed is over: off its routes, as if its consumer had returned it.
+    stepping.catch(() => void this.return());
+    return stepping;
   }
 
   return(): Promise<IteratorResult<T, undefined>> {
@@ -488,24 +469,22 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
     return Promise.resolve(DONE);
   }
 
-  /** One step; WAITING when it left the stream waiting on its routes, to be taken on by `resume`. */
-  #step(resume: () => void): Step<T> | Promise<Step<T>> | typeof WAITING {
-    if (this.#done) return DONE;
+  #step(): Promise<IteratorResult<T, undefined> | typeof AGAIN> {
+    if (this.#done) return Promise.resolve(DONE);
     if (this.#index < this.#page.length) return this.#offer(this.#page[this.#index++]!);
     this.#page = NO_EVENTS;
     this.#index = 0;
     const recent = this.feed.recentAfter(this.#position);
     if (recent === undefined) return this.feed.read(this.#position).then((page) => this.#turnTo(page));
-    if (recent.length > 0) return this.#turnTo(recent);
+    if (recent.length > 0) return Promise.resolve(this.#turnTo(recent));
     // Up to date: wait for an event on our routes.
     const waiter = (this.#waiter ??= this.feed.listen(this.routes));
     waiter.position = this.#position;
-    waiter.wake = (woken) => {
+    return new Promise<bigint | undefined>((resolve) => (waiter.wake = resolve)).then((woken) => {
       // Nothing between here and the event that woke us was on our routes.
       if (woken !== undefined && woken - 1n > this.#position) this.#position = woken - 1n;
-      resume();
-    };
-    return WAITING;
+      return AGAIN;
+    });
   }
 
   #turnTo(page: readonly StoredEvent[]): typeof AGAIN {
@@ -515,16 +494,12 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
   }
 
   /** The event's payload, or AGAIN when the subscriber does not select it or it was delivered directly. */
-  #offer(event: StoredEvent): Step<T> | Promise<Step<T>> {
+  async #offer(event: StoredEvent): Promise<IteratorResult<T, undefined> | typeof AGAIN> {
     this.#position = event.position;
-    const payload = this.select(event);
-    return payload instanceof Promise ? payload.then((selected) => this.#offered(selected)) : this.#offered(payload);
-  }
-
-  #offered(payload: T | null): Step<T> | Promise<Step<T>> {
+    const payload = await this.select(event);
     if (this.#done) return DONE;
     if (payload === null) return AGAIN;
-    if (this.#deliver === undefined) return { value: payload, done: false };
-    return this.#deliver(payload).then((delivered) => (delivered ? AGAIN : { value: payload, done: false }));
+    if (this.#deliver !== undefined && (await this.#deliver(payload))) return AGAIN;
+    return { value: payload, done: false };
   }
 }

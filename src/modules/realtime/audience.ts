@@ -6,41 +6,20 @@ import { isAdmin } from '../project/access';
 // Who may see an event is decided when it is delivered, not when it was written, so a member
 // removed a moment ago gets nothing more. What every subscriber of an event needs to know is
 // loaded once per event and instance, however many subscribers ask.
-// Once loaded, a value is handed out as it is rather than as a promise: the thousands of
-// subscribers an event is delivered to then check it on the spot, without a promise each.
-const memos = new WeakMap<StoredEvent, Map<string, Memo>>();
+const memos = new WeakMap<StoredEvent, Map<string, Promise<unknown>>>();
 
-/** A load, and its value once it has arrived. */
-interface Memo {
-  loading: Promise<unknown>;
-  loaded?: { value: unknown };
-}
-
-function memo<T>(event: StoredEvent, key: string, load: () => Promise<T>): T | Promise<T> {
+function memo<T>(event: StoredEvent, key: string, load: () => Promise<T>): Promise<T> {
   let byKey = memos.get(event);
-  if (byKey === undefined) memos.set(event, (byKey = new Map<string, Memo>()));
-  let entry = byKey.get(key);
-  if (entry === undefined) {
-    const loading = load().then((value) => {
-      created.loaded = { value };
-      return value;
-    });
-    const created: Memo = { loading };
-    byKey.set(key, (entry = created));
-  }
-  return entry.loaded === undefined ? (entry.loading as Promise<T>) : (entry.loaded.value as T);
+  if (byKey === undefined) memos.set(event, (byKey = new Map<string, Promise<unknown>>()));
+  let value = byKey.get(key) as Promise<T> | undefined;
+  if (value === undefined) byKey.set(key, (value = load()));
+  return value;
 }
-
-/** `use(value)`, at once when the value is there, else when it arrives. */
-const then = <T, U>(value: T | Promise<T>, use: (value: T) => U): U | Promise<U> =>
-  value instanceof Promise ? value.then(use) : use(value);
-
-const NO_MEMBERS: ReadonlySet<string> = new Set();
 
 /** The ids of the members of the event's project, as of its first delivery here. */
-function membersOf(prisma: PrismaClient, event: StoredEvent): ReadonlySet<string> | Promise<ReadonlySet<string>> {
+function membersOf(prisma: PrismaClient, event: StoredEvent): Promise<Set<string>> {
   const { projectId } = event;
-  if (projectId === null) return NO_MEMBERS;
+  if (projectId === null) return Promise.resolve(new Set());
   return memo(event, 'members', async () => {
     const rows = await prisma.projectMember.findMany({ where: { projectId }, select: { userId: true } });
     return new Set(rows.map((row) => row.userId));
@@ -48,12 +27,12 @@ function membersOf(prisma: PrismaClient, event: StoredEvent): ReadonlySet<string
 }
 
 /** The viewer is a member of the event's project now. */
-export function belongsToProjectOf(prisma: PrismaClient, viewer: Viewer, event: StoredEvent): boolean | Promise<boolean> {
-  return then(membersOf(prisma, event), (members) => members.has(viewer.id));
+export async function belongsToProjectOf(prisma: PrismaClient, viewer: Viewer, event: StoredEvent): Promise<boolean> {
+  return (await membersOf(prisma, event)).has(viewer.id);
 }
 
 /** The viewer may read the event's project now: a member, or an admin. */
-export function canReadProjectOf(prisma: PrismaClient, viewer: Viewer, event: StoredEvent): boolean | Promise<boolean> {
+export async function canReadProjectOf(prisma: PrismaClient, viewer: Viewer, event: StoredEvent): Promise<boolean> {
   return isAdmin(viewer) || belongsToProjectOf(prisma, viewer, event);
 }
 

@@ -186,10 +186,6 @@ function optional<T>(id: string | null, load: (id: string) => Promise<T>, query:
 
 // --- Subscriptions ------------------------------------------------------------------------------
 
-/**
- * Whether the subscriber gets the event: an answer on the spot once what it depends on is loaded
- * (the event's members, once per event), a promise the first time.
- */
 type Select = (event: StoredEvent) => boolean | Promise<boolean>;
 
 /**
@@ -198,10 +194,7 @@ type Select = (event: StoredEvent) => boolean | Promise<boolean>;
  */
 async function subscribe(ctx: Context, after: string | null | undefined, route: string, select: Select) {
   const start = await ctx.events.startAfter(after);
-  return ctx.events.stream(start, [route], (event) => {
-    const selected = select(event);
-    return typeof selected === 'boolean' ? (selected ? event : null) : selected.then((yes) => (yes ? event : null));
-  });
+  return ctx.events.stream(start, [route], async (event) => ((await select(event)) ? event : null));
 }
 
 const is =
@@ -239,10 +232,10 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           userRoute(viewer.id),
-          (event) =>
+          async (event) =>
             (event.type === 'BUG_CREATED' || event.type === 'BUG_ASSIGNED') &&
             event.userId === viewer.id &&
-            canReadProjectOf(ctx.prisma, viewer, event),
+            (await canReadProjectOf(ctx.prisma, viewer, event)),
         );
       },
       resolve: (event) => event,
@@ -260,7 +253,7 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           bugRoute(bugId),
-          (event) => event.type === 'COMMENT_ADDED' && event.bugId === bugId && canRead(event),
+          async (event) => event.type === 'COMMENT_ADDED' && event.bugId === bugId && (await canRead(event)),
         );
       },
       resolve: (event) => event,
@@ -288,7 +281,7 @@ builder.subscriptionFields((t) => {
             ctx,
             args.after,
             memberRoute(viewer.id),
-            (event) => isBugChange(event) && belongsToProjectOf(ctx.prisma, viewer, event),
+            async (event) => isBugChange(event) && (await belongsToProjectOf(ctx.prisma, viewer, event)),
           );
         }
         const projectId = parseId(args.projectId, 'Project', 'projectId');
@@ -298,7 +291,7 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           projectRoute(projectId),
-          (event) => isBugChange(event) && event.projectId === projectId && canRead(event),
+          async (event) => isBugChange(event) && event.projectId === projectId && (await canRead(event)),
         );
       },
       resolve: (event) => event,
@@ -315,10 +308,10 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           memberRoute(viewer.id),
-          (event) =>
+          async (event) =>
             isProjectChange(event) &&
             ((event.type === 'MEMBER_REMOVED' && event.userId === viewer.id) ||
-              belongsToProjectOf(ctx.prisma, viewer, event)),
+              (await belongsToProjectOf(ctx.prisma, viewer, event))),
         );
       },
       resolve: (event) => event,
@@ -336,10 +329,10 @@ builder.subscriptionFields((t) => {
           ctx,
           args.after,
           userRoute(viewer.id),
-          (event) =>
+          async (event) =>
             event.data.notification !== undefined &&
             (event.data.notify ?? []).includes(viewer.id) &&
-            canReadProjectOf(ctx.prisma, viewer, event),
+            (await canReadProjectOf(ctx.prisma, viewer, event)),
         );
       },
       resolve: (query, event: StoredEvent, _args, ctx) =>

@@ -438,7 +438,7 @@ function report(result: PassResult, options: Options): void {
   );
   // With 20 rounds, p99 is the slowest round or next to it: the rounds themselves show whether a
   // tail is one outlier or many.
-  console.log('\nEach round\'s fan-out, slowest first (ms):\n');
+  console.log("\nEach round's fan-out, slowest first (ms):\n");
   for (const size of result.sizes) {
     const slowest = (rounds: Round[]) =>
       rounds

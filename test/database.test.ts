@@ -1,6 +1,7 @@
 import { openDatabase, type Database } from '../src/infra/db';
 import { postgresUrl } from './helpers/database';
 import { createStorage, type Storage } from './helpers/server';
+import { countTurns } from './helpers/turns';
 
 // PGlite runs statements on the server's own thread; PostgreSQL's answers arrive as socket reads.
 const onPGlite = postgresUrl === undefined ? describe : describe.skip;
@@ -18,30 +19,20 @@ onPGlite('the embedded database', () => {
   });
 
   it('lets the event loop turn between two statements, however many are asked for at once', async () => {
-    // A counter of turns of the event loop, moved on by the first callback of each.
-    let turn = 0;
-    let counting = true;
-    const tick = () => {
-      turn++;
-      if (counting) setImmediate(tick);
-    };
-    setImmediate(tick);
-
     // As an event's results for many groups of subscribers are: all asked for at once.
+    const atOnce = countTurns();
     const turns = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => database.prisma.$queryRaw`SELECT ${i}::int AS n`.then(() => turn)),
+      Array.from({ length: 30 }, (_, i) => database.prisma.$queryRaw`SELECT ${i}::int AS n`.then(() => atOnce.turn)),
     );
-    counting = false;
-
+    atOnce.stop();
     expect(new Set(turns).size).toBe(turns.length);
+
     // And one statement after another, as a transaction's are.
-    const before = turn;
-    counting = true;
-    setImmediate(tick);
+    const inTurn = countTurns();
     await database.prisma.$transaction(async (tx) => {
       for (let i = 0; i < 10; i++) await tx.$queryRaw`SELECT ${i}::int AS n`;
     });
-    counting = false;
-    expect(turn - before).toBeGreaterThanOrEqual(10);
+    inTurn.stop();
+    expect(inTurn.turn).toBeGreaterThanOrEqual(10);
   });
 });

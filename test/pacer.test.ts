@@ -1,22 +1,16 @@
 import { pacer } from '../src/events/pacer';
+import { countTurns } from './helpers/turns';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('pacer', () => {
   it('lets at most its batch through in one turn of the event loop, and the rest in order after', async () => {
-    // A counter of turns, moved on by the first callback of each turn.
-    let turn = 0;
-    let counting = true;
-    const tick = () => {
-      turn++;
-      if (counting) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = countTurns();
 
     const pace = pacer(200);
     const released: { i: number; turn: number }[] = [];
-    await Promise.all(Array.from({ length: 450 }, (_, i) => pace().then(() => released.push({ i, turn }))));
-    counting = false;
+    await Promise.all(Array.from({ length: 450 }, (_, i) => pace().then(() => released.push({ i, turn: turns.turn }))));
+    turns.stop();
 
     const perTurn = new Map<number, number>();
     for (const { turn } of released) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);

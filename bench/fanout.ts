@@ -295,6 +295,10 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
       serverOutput,
       minutes: (now() - started) / 60_000,
     };
+  } catch (error) {
+    // What the server logged is usually why: the report that would have shown it is never printed.
+    console.error(`The end of the server's output:\n${server.tail().trim().split('\n').slice(-20).join('\n')}`);
+    throw error;
   } finally {
     clients.stop();
     await server.stop();

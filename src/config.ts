@@ -36,6 +36,12 @@ export interface Config {
    * `SHUTDOWN_TIMEOUT_MS`, default 10 s.
    */
   shutdownTimeoutMs: number;
+  /**
+   * How long a write may wait for the database before it is refused with SERVER_BUSY: for the
+   * embedded database's one connection, or a free one of the PostgreSQL pool. Nothing of the write
+   * has happened then, so the client may simply try again. `DB_TRANSACTION_WAIT_MS`, default 10 s.
+   */
+  transactionWaitMs: number;
   /** `redis://...` to fan events out to every instance; unset, events stay in this process. */
   redisUrl: string | undefined;
   /** How long a WebSocket may stay open without `connection_init`. `WS_INIT_TIMEOUT_MS`, default 10 s. */
@@ -169,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel(env),
     logPretty: boolean(env, 'LOG_PRETTY', !production && process.stdout.isTTY === true),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    transactionWaitMs: integer(env, 'DB_TRANSACTION_WAIT_MS', 10_000, 1, 600_000),
     redisUrl,
     wsInitTimeoutMs: integer(env, 'WS_INIT_TIMEOUT_MS', 10_000, 100, 600_000),
     wsKeepAliveMs: integer(env, 'WS_KEEPALIVE_MS', 12_000, 100, 600_000),

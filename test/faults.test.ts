@@ -2,12 +2,14 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from 'graphql-ws';
+import { print } from 'graphql';
 import Redis from 'ioredis';
 import * as ops from './operations';
+import { POOL_SIZE } from '../src/infra/db';
 import { postgresUrl } from './helpers/database';
 import { createBug, createProject, PASSWORD, signUp, type TestUser } from './helpers/fixtures';
 import { startPostgresCluster, startRedis, type PrivateCluster, type PrivateRedis } from './helpers/private-servers';
-import { createStorage, startServer, type Storage, type TestServer } from './helpers/server';
+import { createStorage, startServer, useServer, type Storage, type TestServer } from './helpers/server';
 import { connect, subscribe, type Subscription } from './helpers/subscriptions';
 import type { OnCommentAddedSubscription } from './gql/graphql';
 
@@ -360,5 +362,61 @@ onPostgres('a PostgreSQL server that restarts', () => {
   it('a subscriber from before the restart receives what happened after it, once, in order', async () => {
     await discussion.say('after 2');
     await discussion.expectEverythingOnce();
+  });
+});
+
+describe('a write that finds the database busy', () => {
+  const server = useServer({ DB_TRANSACTION_WAIT_MS: '200' });
+
+  it('is refused with SERVER_BUSY and a 503, leaves nothing written, and goes through once the database is free', async () => {
+    const owner = await signUp(server.current, 'owner');
+    const project = await createProject(server.current, owner);
+    const bug = await createBug(server.current, owner, project.id);
+
+    // Every connection taken by a transaction that holds on until released: PGlite has one, the
+    // PostgreSQL pool POOL_SIZE. This is what thousands of subscribers resuming at once did.
+    const { db } = server.current.app;
+    const connections = db.kind === 'pglite' ? 1 : POOL_SIZE;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = 0;
+    const holders = Array.from({ length: connections }, () =>
+      db.prisma.$transaction(
+        async (tx) => {
+          await tx.$queryRaw`SELECT 1`;
+          holding++;
+          await released;
+        },
+        { timeout: 30_000 },
+      ),
+    );
+    await eventually(5_000, 'the holders did not take every connection', () =>
+      Promise.resolve(holding === connections),
+    );
+
+    const response = await fetch(server.current.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        authorization: `Bearer ${owner.token}`,
+      },
+      body: JSON.stringify({ query: print(ops.AddComment), variables: { input: { bugId: bug.id, body: 'busy' } } }),
+    });
+    const body = (await response.json()) as { errors?: { extensions?: Record<string, unknown> }[] };
+    release();
+    await Promise.all(holders);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVER_BUSY', retryAfter: 1 });
+
+    const { bug: unchanged } = await server.current.ok(ops.Bug, { id: bug.id }, owner.token);
+    expect(unchanged?.comments.totalCount).toBe(0);
+    const { addComment } = await server.current.ok(
+      ops.AddComment,
+      { input: { bugId: bug.id, body: 'again' } },
+      owner.token,
+    );
+    expect(addComment.comment.body).toBe('again');
   });
 });

@@ -21,6 +21,11 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** A POST whose body is not `application/json`: 415. */
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /**
+   * The database was too busy to start the write in DB_TRANSACTION_WAIT_MS: nothing of it happened.
+   * `extensions.retryAfter` says in how many seconds to try again; over HTTP it is a 503.
+   */
+  SERVER_BUSY: 'SERVER_BUSY',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -127,6 +132,18 @@ function fromLibraryError(original: unknown): GraphQLError | undefined {
     if (original.code === 'P2025') {
       const model = original.meta?.modelName;
       return notFound(typeof model === 'string' ? model : 'Record');
+    }
+    // P2028 is every "Transaction API error"; only this one means the write never began. An
+    // expired or closed transaction is a fault of ours, and stays unexpected.
+    if (original.code === 'P2028' && /unable to start a transaction/i.test(original.message)) {
+      return error(
+        ErrorCode.SERVER_BUSY,
+        'The server is too busy to make this change now; nothing was changed. Try again.',
+        {
+          retryAfter: 1,
+          http: { status: 503, headers: { 'Retry-After': '1' } },
+        },
+      );
     }
   }
   return undefined;

@@ -62,19 +62,27 @@ export interface DatabaseOptions {
   owner?: string;
   /** Where a pooled PostgreSQL connection's failure is reported; default: defaultLogger(). */
   log?: Logger;
+  /**
+   * How long a transaction may wait for the connection before Prisma gives up on it (then
+   * graphql/errors.ts answers SERVER_BUSY); default Prisma's own, 2 s.
+   */
+  transactionWaitMs?: number;
 }
 
 /** Opens the database the configuration names. One code path above the driver adapter. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl === undefined
-    ? openPGlite(options.dataDir, options.owner ?? 'a BugZapp process')
-    : openPostgres(options.databaseUrl, options.log ?? defaultLogger());
+    ? openPGlite(options.dataDir, options.owner ?? 'a BugZapp process', options.transactionWaitMs)
+    : openPostgres(options.databaseUrl, options.log ?? defaultLogger(), options.transactionWaitMs);
 }
+
+/** Connections each instance keeps to PostgreSQL at most (`pg`'s own default). */
+export const POOL_SIZE = 10;
 
 /** Where in DATA_DIR the embedded database keeps its cluster. */
 export const pgliteDirectory = (dataDir: string): string => path.join(dataDir, 'pglite');
 
-async function openPGlite(dataDir: string, owner: string): Promise<Database> {
+async function openPGlite(dataDir: string, owner: string, transactionWaitMs: number | undefined): Promise<Database> {
   const unlock = lockDataDirectory(dataDir, owner);
   let pglite: PGlite;
   try {
@@ -90,7 +98,7 @@ async function openPGlite(dataDir: string, owner: string): Promise<Database> {
     exec: async (sql) => void (await pglite.exec(sql)),
     query: async <Row>(sql: string, params?: unknown[]) => (await pglite.query<Row>(sql, params)).rows,
   };
-  return withPrisma('pglite', new PrismaPGlite(pglite), {
+  return withPrisma('pglite', new PrismaPGlite(pglite), transactionWaitMs, {
     // PGlite is a single connection: every caller already has it to itself.
     withSession: (fn) => fn(session),
     poolStats: () => undefined,
@@ -123,11 +131,11 @@ function statementsTakeTurns(pglite: PGlite): void {
     runExclusive(() => new Promise<void>((resolve) => setImmediate(resolve)).then(statement));
 }
 
-function openPostgres(connectionString: string, log: Logger): Database {
-  const pool = new pg.Pool({ connectionString });
+function openPostgres(connectionString: string, log: Logger, transactionWaitMs: number | undefined): Database {
+  const pool = new pg.Pool({ connectionString, max: POOL_SIZE });
   // Without a listener an idle client's network error would crash the process.
   pool.on('error', (error) => log.error(`PostgreSQL pool error: ${error.message}`));
-  return withPrisma('postgresql', new PrismaPg(pool, { statementNameGenerator: statementNames() }), {
+  return withPrisma('postgresql', new PrismaPg(pool, { statementNameGenerator: statementNames() }), transactionWaitMs, {
     withSession: async (fn) => {
       const client = await pool.connect();
       try {
@@ -148,11 +156,17 @@ function openPostgres(connectionString: string, log: Logger): Database {
 function withPrisma(
   kind: Database['kind'],
   adapter: PrismaPg | PrismaPGlite,
+  transactionWaitMs: number | undefined,
   driver: Pick<Database, 'withSession' | 'poolStats' | 'upkeep' | 'close'>,
 ): Database {
   // Minimal errors: Prisma's default format captures a stack trace at every query's call site, to
   // point at it in the message; ours are masked before a client sees them (graphql/errors.ts).
-  const prisma = new PrismaClient({ adapter, errorFormat: 'minimal', log: [{ emit: 'event', level: 'query' }] });
+  const prisma = new PrismaClient({
+    adapter,
+    errorFormat: 'minimal',
+    log: [{ emit: 'event', level: 'query' }],
+    ...(transactionWaitMs === undefined ? {} : { transactionOptions: { maxWait: transactionWaitMs } }),
+  });
   const listeners = new Set<(sql: string) => void>();
   prisma.$on('query', (event) => listeners.forEach((listener) => listener(event.query)));
   let closing: Promise<void> | undefined;

@@ -441,17 +441,15 @@ function report(result: PassResult, options: Options): void {
     fanOutRows,
   );
   // With 20 rounds, p99 is the slowest round or next to it: the rounds themselves show whether a
-  // tail is one outlier or many.
-  console.log("\nEach round's fan-out, slowest first (ms):\n");
+  // tail is one outlier or many, and, in the order they ran, whether it is the first rounds.
+  console.log("\nEach round's fan-out in the order run (ms), then the slowest:\n");
   for (const size of result.sizes) {
-    const slowest = (rounds: Round[]) =>
-      rounds
-        .map((round) => round.spread)
-        .sort((a, b) => b - a)
-        .map((spread) => spread.toFixed(0))
-        .join(', ');
-    console.log(`- ${thousands(size.n)}, graphql-ws: ${slowest(size.graphql.value)}`);
-    console.log(`- ${thousands(size.n)}, raw ws: ${slowest(size.raw.value)}`);
+    const rounds = (measured: Round[]) => {
+      const spreads = measured.map((round) => round.spread);
+      return `${spreads.map((spread) => spread.toFixed(0)).join(', ')}; slowest ${Math.max(...spreads).toFixed(0)}`;
+    };
+    console.log(`- ${thousands(size.n)}, graphql-ws: ${rounds(size.graphql.value)}`);
+    console.log(`- ${thousands(size.n)}, raw ws: ${rounds(size.raw.value)}`);
   }
   const fanOutSize = fanOuts.has(5000) ? 5000 : Math.max(...fanOuts.keys());
   const atFanOutSize = fanOuts.get(fanOutSize);

@@ -297,7 +297,7 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
     };
   } catch (error) {
     // What the server logged is usually why: the report that would have shown it is never printed.
-    console.error(`The end of the server's output:\n${server.tail().trim().split('\n').slice(-20).join('\n')}`);
+    console.error(`The end of the server's output:\n${lastLines(server.tail())}`);
     throw error;
   } finally {
     clients.stop();
@@ -670,10 +670,13 @@ function report(result: PassResult, options: Options): void {
   console.log(`Targets (issue 8); the server logged ${result.serverErrors} error lines.\n`);
   table(['target', 'figure', 'met'], targets);
   for (const output of result.serverOutput) {
-    console.log(
-      `The end of the server's output:\n\n\`\`\`\n${output.trim().split('\n').slice(-20).join('\n')}\n\`\`\`\n`,
-    );
+    console.log(`The end of the server's output:\n\n\`\`\`\n${lastLines(output)}\n\`\`\`\n`);
   }
+}
+
+/** The last 20 lines of what a server wrote: where its errors are. */
+function lastLines(output: string): string {
+  return output.trim().split('\n').slice(-20).join('\n');
 }
 
 // --- Main ---------------------------------------------------------------------------------------

@@ -65,11 +65,25 @@ export const conflict = (field: string | undefined, message: string) =>
  */
 export const rateLimited = (retryAfterSeconds: number) => {
   const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
-  return error(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfter} s.`, {
-    retryAfter,
-    http: { status: 429, headers: { 'Retry-After': String(retryAfter) } },
-  });
+  return tryAgainLater(ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfter} s.`, retryAfter, 429);
 };
+
+/**
+ * No database connection for a write in DB_TRANSACTION_WAIT_MS, so nothing of it happened: try
+ * again in a second; over HTTP a 503 with `Retry-After`.
+ */
+export const serverBusy = () =>
+  tryAgainLater(
+    ErrorCode.SERVER_BUSY,
+    'The server is too busy to make this change now; nothing was changed. Try again.',
+    1,
+    503,
+  );
+
+/** An error the client may simply repeat after `retryAfter` whole seconds, said in the body and the header alike. */
+function tryAgainLater(code: ErrorCode, message: string, retryAfter: number, status: number): GraphQLError {
+  return error(code, message, { retryAfter, http: { status, headers: { 'Retry-After': String(retryAfter) } } });
+}
 
 /**
  * An operation over one of the limits in `Config.limits`, refused before it runs; `limit` is the
@@ -135,16 +149,7 @@ function fromLibraryError(original: unknown): GraphQLError | undefined {
     }
     // P2028 is every "Transaction API error"; only this one means the write never began. An
     // expired or closed transaction is a fault of ours, and stays unexpected.
-    if (original.code === 'P2028' && /unable to start a transaction/i.test(original.message)) {
-      return error(
-        ErrorCode.SERVER_BUSY,
-        'The server is too busy to make this change now; nothing was changed. Try again.',
-        {
-          retryAfter: 1,
-          http: { status: 503, headers: { 'Retry-After': '1' } },
-        },
-      );
-    }
+    if (original.code === 'P2028' && /unable to start a transaction/i.test(original.message)) return serverBusy();
   }
   return undefined;
 }

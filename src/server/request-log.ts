@@ -10,10 +10,11 @@ import type { Context } from './context';
  * What each HTTP request and each GraphQL operation logs, and the ids that tie the lines together.
  *
  * Every HTTP request gets an id, echoed in `X-Request-Id`, and a child logger whose lines carry it
- * as `reqId`: one line when its response is done (method, path, status, milliseconds), one per
- * GraphQL operation it runs (name, type, milliseconds, error codes), and any unexpected error it
- * met. A client or proxy that sends its own `X-Request-Id` finds its id in our lines. WebSocket
- * operations log the same operation line with the socket's `connId` (see serveWebSockets).
+ * as `reqId`. It logs one line when its response is done: method, path, status, milliseconds and,
+ * when it ran a GraphQL operation, that operation's name, type and error codes: everything about
+ * the request is found in one line, and a busy server writes half as many. An unexpected error
+ * gets a line of its own, with the same `reqId`. WebSocket operations log their own line (name,
+ * type, milliseconds, codes) with the socket's `connId` and their `opId` (see serveWebSockets).
  *
  * Never logged: headers, the query string (a GET carries its variables there), variables,
  * results. Only names, codes, sizes and times.
@@ -34,18 +35,30 @@ export function requestIdOf(header: string | string[] | undefined): string {
   return sent !== undefined && SANE_ID.test(sent) ? sent : randomUUID();
 }
 
-const requestLogs = new WeakMap<IncomingMessage, Logger>();
+/** What the line of a request says about the GraphQL operation it ran. */
+interface OperationFields {
+  operation: string | null;
+  type: string | undefined;
+  errors?: string[];
+}
+
+interface LoggedRequest {
+  log: Logger;
+  operation?: OperationFields;
+}
+
+const loggedRequests = new WeakMap<IncomingMessage, LoggedRequest>();
 
 /**
  * Wraps a request listener: each request gets its id (answered in `X-Request-Id`) and a child of
- * `log` that carries it, found again with requestLog(req), and a line when its response is done
+ * `log` that carries it, found again with requestLog(req), and its line when its response is done
  * or the connection goes first.
  */
 export function logRequests(listener: RequestListener, log: Logger): RequestListener {
   return (req, res) => {
     const reqId = requestIdOf(req.headers['x-request-id']);
-    const requestLog = log.child({ reqId });
-    requestLogs.set(req, requestLog);
+    const logged: LoggedRequest = { log: log.child({ reqId }) };
+    loggedRequests.set(req, logged);
     res.setHeader(REQUEST_ID_HEADER, reqId);
     const started = performance.now();
     res.once('close', () => {
@@ -54,10 +67,11 @@ export function logRequests(listener: RequestListener, log: Logger): RequestList
         path: pathOf(req.url),
         status: res.statusCode,
         ms: Math.round(performance.now() - started),
+        ...logged.operation,
       };
-      if (!res.writableFinished) requestLog.info(line, 'request cut before its response was sent');
-      else if (res.statusCode >= 500) requestLog.warn(line, 'request');
-      else requestLog.info(line, 'request');
+      if (!res.writableFinished) logged.log.info(line, 'request cut before its response was sent');
+      else if (res.statusCode >= 500) logged.log.warn(line, 'request');
+      else logged.log.info(line, 'request');
     });
     void listener(req, res);
   };
@@ -65,7 +79,11 @@ export function logRequests(listener: RequestListener, log: Logger): RequestList
 
 /** The logger logRequests made for `req`; undefined for a request it did not see (or no request). */
 export function requestLog(req: unknown): Logger | undefined {
-  return typeof req === 'object' && req !== null ? requestLogs.get(req as IncomingMessage) : undefined;
+  return loggedOf(req)?.log;
+}
+
+function loggedOf(req: unknown): LoggedRequest | undefined {
+  return typeof req === 'object' && req !== null ? loggedRequests.get(req as IncomingMessage) : undefined;
 }
 
 function pathOf(url: string | undefined): string {
@@ -74,27 +92,27 @@ function pathOf(url: string | undefined): string {
 }
 
 /**
- * Logs every operation that runs, over HTTP and WebSocket alike, with the context's logger: its
- * name, type, how long it took (a subscription: to set up) and the codes of its errors as the
- * client gets them. Place it before every plugin that may answer an operation itself (the response
- * cache, rate limits): a plugin that does ends the execute hooks after its own, so later ones
- * would never hear of the operation.
+ * Logs every operation that runs, over HTTP and WebSocket alike: its name, its type and the codes
+ * of its errors as the client gets them. Over HTTP they go on the request's own line (see
+ * logRequests); elsewhere on a line of their own, with the context's logger and how long the
+ * operation took (a subscription: to set up). Place it before every plugin that may answer an
+ * operation itself (the response cache, rate limits): a plugin that does ends the execute hooks
+ * after its own, so later ones would never hear of the operation.
  */
 export function useOperationLog(): Plugin<Context> {
   const log = (args: ExecutionArgs, started: number, result: unknown) => {
-    const context = args.contextValue as Context;
+    const context = args.contextValue as Context & { req?: unknown };
     if (!context.log.isLevelEnabled('info')) return;
     const operation = getOperationAST(args.document, args.operationName);
     const errors = isAsyncIterable(result) ? undefined : codesOf((result as ExecutionResult).errors);
-    context.log.info(
-      {
-        operation: operation?.name?.value ?? null,
-        type: operation?.operation,
-        ms: Math.round(performance.now() - started),
-        ...(errors === undefined ? {} : { errors }),
-      },
-      'graphql operation',
-    );
+    const fields: OperationFields = {
+      operation: operation?.name?.value ?? null,
+      type: operation?.operation,
+      ...(errors === undefined ? {} : { errors }),
+    };
+    const request = loggedOf(context.req);
+    if (request !== undefined && request.operation === undefined) request.operation = fields;
+    else context.log.info({ ...fields, ms: Math.round(performance.now() - started) }, 'graphql operation');
   };
   return {
     onExecute({ args }) {

@@ -9,7 +9,10 @@
 // server per query, alternating with the hand-written one; 3), --db postgresql|embedded|both
 // (both), --profile (also a CPU profile of BugZapp's cold path under the screen query's load),
 // --against <git revision> (that revision's BugZapp cold, built in a worktree, in place of the warm
-// server, each of its runs next to one of the working tree's: a change's A/B on PostgreSQL).
+// server, each of its runs next to one of the working tree's: a change's A/B on PostgreSQL),
+// --against-node <node binary> (the same, for BugZapp cold under another Node, of the working tree
+// or of --against's revision: a Node line's A/B). Every other process runs on the Node that runs
+// this script, so `npx -y node@24 --import tsx bench/queries.ts` measures on Node 24.
 //
 // Three operations (bench/queries-documents.ts): issue 12's screen (20 bugs with project, people and
 // five comments each), one bug's page, and the viewer's own name (the smallest signed-in query:
@@ -20,7 +23,7 @@
 // :5432/postgres), dropped at the end; skipped with a message when unreachable. Embedded: a fresh
 // PGlite folder that only BugZapp can open, so its rows are compared with the hand-written server
 // on PostgreSQL, run alternately with it. Both are seeded through BugZapp's own GraphQL API.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -93,6 +96,8 @@ interface Options {
   profile: boolean;
   /** A git revision whose BugZapp cold runs beside the working tree's, alternating with it (PostgreSQL only). */
   against: string | undefined;
+  /** A Node binary that runs that other BugZapp cold (the working tree's, without `against`). */
+  againstNode: string | undefined;
 }
 
 /** What seeding left to query with: a member's token and the bug whose page is loaded. */
@@ -151,11 +156,19 @@ function options(): Options {
     databases,
     profile: process.argv.includes('--profile'),
     against: process.argv.includes('--against') ? process.argv[process.argv.indexOf('--against') + 1] : undefined,
+    againstNode: process.argv.includes('--against-node')
+      ? process.argv[process.argv.indexOf('--against-node') + 1]
+      : undefined,
   };
 }
 
-/** How the runs of `--against <revision>`'s BugZapp are named. */
-const revisionServer = (revision: string): ServerName => `BugZapp cold at ${revision}`;
+/** How the runs of the other BugZapp cold (`--against`, `--against-node`) are named; undefined without one. */
+function otherColdServer({ against, againstNode }: Options): ServerName | undefined {
+  if (against === undefined && againstNode === undefined) return undefined;
+  const node =
+    againstNode === undefined ? '' : ` on Node ${execFileSync(againstNode, ['--version']).toString().trim()}`;
+  return `BugZapp cold at ${against ?? 'the working tree'}${node}`;
+}
 
 /** The bench's BugZapp: production mode, the shared secret, the rate limits that would refuse the load off. */
 function startBugZapp(
@@ -164,6 +177,7 @@ function startBugZapp(
   databaseUrl: string | undefined,
   cache: 'cold' | 'warm' | 'seed',
   repo?: string,
+  node?: string,
 ): Promise<ServerProcess> {
   return startServer(
     dataDir,
@@ -177,6 +191,7 @@ function startBugZapp(
       ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
     },
     repo,
+    node,
   );
 }
 
@@ -573,7 +588,7 @@ function report(runs: Run[], options: Options, sizes: string[], notes: string[],
       );
     }
   }
-  const revision = options.against === undefined ? undefined : revisionServer(options.against);
+  const revision = otherColdServer(options);
   const revisionRuns = runs.filter((run) => run.server === revision);
   if (revisionRuns.length > 0) {
     console.log(
@@ -680,24 +695,27 @@ async function main(): Promise<void> {
       chosen.databases.includes('PostgreSQL')
     ) {
       const { dataDir, seeded: data } = postgresSeed;
-      // With --against, the revision's BugZapp cold takes the warm server's place.
+      // With --against or --against-node, the other BugZapp cold takes the warm server's place.
+      const otherCold = otherColdServer(chosen);
       const revision = chosen.against === undefined ? undefined : await buildRevision(chosen.against);
       const servers = [
         await startBugZapp(dataDir, secret, postgres.url, 'cold'),
-        await startBugZapp(dataDir, secret, postgres.url, revision === undefined ? 'warm' : 'cold', revision),
+        await startBugZapp(
+          dataDir,
+          secret,
+          postgres.url,
+          otherCold === undefined ? 'warm' : 'cold',
+          revision,
+          chosen.againstNode,
+        ),
       ];
       try {
         const cold = target('BugZapp cold', 'PostgreSQL', servers[0]!, data);
-        const other = target(
-          chosen.against === undefined ? 'BugZapp warm' : revisionServer(chosen.against),
-          'PostgreSQL',
-          servers[1]!,
-          data,
-        );
+        const other = target(otherCold ?? 'BugZapp warm', 'PostgreSQL', servers[1]!, data);
         // Every answer on PostgreSQL must be the hand-written server's, byte for byte.
         await verify([reference, cold, other], () => true);
         await alternate(
-          revision === undefined ? [cold, reference, other] : [other, cold, reference],
+          otherCold === undefined ? [cold, reference, other] : [other, cold, reference],
           'PostgreSQL',
           chosen,
           runs,
@@ -707,8 +725,8 @@ async function main(): Promise<void> {
       }
     }
 
-    if (chosen.against !== undefined && chosen.databases.includes('embedded PGlite')) {
-      notes.push('--against compares on PostgreSQL only: the embedded database was left out.');
+    if (otherColdServer(chosen) !== undefined && chosen.databases.includes('embedded PGlite')) {
+      notes.push('--against and --against-node compare on PostgreSQL only: the embedded database was left out.');
     } else if (chosen.databases.includes('embedded PGlite')) {
       const dataDir = await temporaryDir('bugzapp-bench-queries-pglite-');
       console.error('Embedded PGlite: seeding through BugZapp...');

@@ -146,6 +146,8 @@ export async function startServer(
   env: Record<string, string>,
   /** Where to run `dist/main.js` from: this working tree, or a revision's from buildRevision. */
   repo: string = REPO,
+  /** The Node binary that runs it: this process's unless told. */
+  node: string = process.execPath,
 ): Promise<ServerProcess> {
   if (repo === REPO) await buildServer();
   const probeFile = `${dataDir}-probe.jsonl`;
@@ -154,7 +156,7 @@ export async function startServer(
   const profile = process.env.SERVER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SERVER_CPU_PROF}`] : [];
   // BENCH_SERVER_NODE_FLAGS: more Node or V8 flags for the server (space-separated), to try one.
   const flags = process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...flags, ...profile, '--expose-gc', '--import', PROBE, 'dist/main.js'], {
+  const child = spawn(node, [...flags, ...profile, '--expose-gc', '--import', PROBE, 'dist/main.js'], {
     cwd: repo,
     env: {
       PATH: process.env.PATH,

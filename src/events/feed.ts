@@ -266,8 +266,9 @@ export class EventFeed implements EventSink {
           if (wake === undefined || waiter.position >= event.position) continue;
           waiter.wake = undefined;
           wake(event.position);
-          // Each woken stream goes on in microtasks, which all run before the event loop gets a
-          // turn: waking thousands at once would hold up every request behind their deliveries.
+          // Each woken stream goes on at once, up to its first promise, and in microtasks after
+          // that, which all run before the event loop gets a turn: waking thousands at once
+          // would hold up every request behind their deliveries.
           if (++woken % WAKE_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
         }
       }
@@ -385,6 +386,10 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
 const NO_EVENTS: readonly StoredEvent[] = Object.freeze([]);
 /** A step of a stream that has nothing for its consumer yet: the event was not selected, or was delivered directly. */
 const AGAIN = Symbol('again');
+/** A step that left the stream waiting on its routes. */
+const WAITING = Symbol('waiting');
+
+type Step<T> = IteratorResult<T, undefined> | typeof AGAIN;
 
 /**
  * Sends a subscriber's payload straight to them, without handing it to the stream's consumer;
@@ -405,7 +410,7 @@ export function deliversDirectly<T>(stream: AsyncIterator<T>): stream is AsyncIt
 /**
  * One subscriber's way through the log, pulled by its consumer one payload at a time: nothing is
  * read or selected ahead of what the consumer asks for, and an idle stream is one waiter on its
- * routes and a promise reaction, the least that thousands of idle subscribers can cost. (Not a
+ * routes and its consumer's pending promise, the least that thousands of idle subscribers can cost. (Not a
  * Repeater or an async generator: those cost several promises per event and hold a suspended
  * frame while idle, and a generator's `return()` cannot end a pending `next()`.)
  *
@@ -422,6 +427,9 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
   #waiter: Waiter | undefined;
   #done = false;
   #deliver: DirectDelivery<T> | undefined;
+  /** How the consumer's pending `next()` settles; one at a time, as `for await` asks. */
+  #resolve: ((result: IteratorResult<T, undefined>) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly feed: EventFeed,
@@ -441,15 +449,16 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
   }
 
   /**
-   * Steps until there is something for the consumer. Each step's promise is dropped once it has
-   * settled rather than chained to the next: a stream that delivers directly for days never
-   * resolves this one, and a chain would grow by a link an event.
+   * Steps until there is something for the consumer: on at once while a step is answered at once,
+   * when a step's promise settles, or when the feed wakes the stream. No step's promise is chained
+   * to the next: a stream that delivers directly for days never resolves this one, and a chain
+   * would grow by a link an event.
    */
   next(): Promise<IteratorResult<T, undefined>> {
     const stepping = new Promise<IteratorResult<T, undefined>>((resolve, reject) => {
-      const step = (): void =>
-        void this.#step().then((result) => (result === AGAIN ? step() : resolve(result)), reject);
-      step();
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#go();
     });
     // A stream that failed is over: off its routes, as if its consumer had returned it.
     stepping.catch(() => void this.return());
@@ -469,22 +478,56 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
     return Promise.resolve(DONE);
   }
 
-  #step(): Promise<IteratorResult<T, undefined> | typeof AGAIN> {
-    if (this.#done) return Promise.resolve(DONE);
+  #go(): void {
+    for (;;) {
+      let step: Step<T> | Promise<Step<T>> | typeof WAITING;
+      try {
+        step = this.#step();
+      } catch (error) {
+        return this.#fail(error);
+      }
+      if (step === WAITING) return;
+      if (step === AGAIN) continue;
+      if (step instanceof Promise) return void step.then(this.#stepped, this.#fail);
+      return this.#settle(step);
+    }
+  }
+
+  // Made once per stream rather than once per event: thousands of subscribers then wait for the
+  // next event without a promise or closure each, which the fan-out of every event made anew and
+  // the young generation's collections copied (a few MiB per scavenge at 5,000: bench/README.md).
+  readonly #stepped = (step: Step<T>): void => (step === AGAIN ? this.#go() : this.#settle(step));
+  readonly #woken = (at: bigint | undefined): void => {
+    // Nothing between here and the event that woke us was on our routes.
+    if (at !== undefined && at - 1n > this.#position) this.#position = at - 1n;
+    this.#go();
+  };
+  readonly #fail = (error: unknown): void => {
+    const reject = this.#reject;
+    this.#resolve = this.#reject = undefined;
+    reject?.(error);
+  };
+
+  #settle(result: IteratorResult<T, undefined>): void {
+    const resolve = this.#resolve;
+    this.#resolve = this.#reject = undefined;
+    resolve?.(result);
+  }
+
+  /** One step; WAITING when it left the stream on its routes, for the feed's wake to go on. */
+  #step(): Step<T> | Promise<Step<T>> | typeof WAITING {
+    if (this.#done) return DONE;
     if (this.#index < this.#page.length) return this.#offer(this.#page[this.#index++]!);
     this.#page = NO_EVENTS;
     this.#index = 0;
     const recent = this.feed.recentAfter(this.#position);
     if (recent === undefined) return this.feed.read(this.#position).then((page) => this.#turnTo(page));
-    if (recent.length > 0) return Promise.resolve(this.#turnTo(recent));
+    if (recent.length > 0) return this.#turnTo(recent);
     // Up to date: wait for an event on our routes.
     const waiter = (this.#waiter ??= this.feed.listen(this.routes));
     waiter.position = this.#position;
-    return new Promise<bigint | undefined>((resolve) => (waiter.wake = resolve)).then((woken) => {
-      // Nothing between here and the event that woke us was on our routes.
-      if (woken !== undefined && woken - 1n > this.#position) this.#position = woken - 1n;
-      return AGAIN;
-    });
+    waiter.wake = this.#woken;
+    return WAITING;
   }
 
   #turnTo(page: readonly StoredEvent[]): typeof AGAIN {
@@ -494,7 +537,7 @@ class EventStream<T> implements AsyncIterableIterator<T>, DeliversDirectly<T> {
   }
 
   /** The event's payload, or AGAIN when the subscriber does not select it or it was delivered directly. */
-  async #offer(event: StoredEvent): Promise<IteratorResult<T, undefined> | typeof AGAIN> {
+  async #offer(event: StoredEvent): Promise<Step<T>> {
     this.#position = event.position;
     const payload = await this.select(event);
     if (this.#done) return DONE;

@@ -410,9 +410,9 @@ export function deliversDirectly<T>(stream: AsyncIterator<T>): stream is AsyncIt
 /**
  * One subscriber's way through the log, pulled by its consumer one payload at a time: nothing is
  * read or selected ahead of what the consumer asks for, and an idle stream is one waiter on its
- * routes and its consumer's pending promise, the least that thousands of idle subscribers can cost. (Not a
- * Repeater or an async generator: those cost several promises per event and hold a suspended
- * frame while idle, and a generator's `return()` cannot end a pending `next()`.)
+ * routes and its consumer's pending promise, the least that thousands of idle subscribers can
+ * cost. (Not a Repeater or an async generator: those cost several promises per event and hold a
+ * suspended frame while idle, and a generator's `return()` cannot end a pending `next()`.)
  *
  * Given a way to deliver payloads itself (`deliverWith`), the stream sends each one that way and
  * goes on to the next event, in order, while its consumer's `next()` stays pending: a live

@@ -32,7 +32,12 @@ process.on('message', (command: RawServerCommand) => {
   }
   void (async () => {
     for (let i = 0; i < 3; i++) {
-      (globalThis as { gc?: () => void }).gc?.();
+      // The same collection as the server's probe (bench/server-probe.mjs), so that both RSS figures compare.
+      (globalThis as { gc?: (options: object) => void }).gc?.({
+        type: 'major',
+        execution: 'sync',
+        flavor: 'last-resort',
+      });
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     process.send!(process.memoryUsage());

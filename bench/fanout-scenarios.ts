@@ -450,11 +450,14 @@ export interface Memory {
   live: number;
 }
 
-/** The real server's RSS once three full GCs have run, a moment apart (as the raw server does it). */
+/**
+ * The real server's RSS once three full GCs that give freed memory back have run, a moment apart (as
+ * the raw server does it).
+ */
 export async function settledMemory(server: ServerProcess): Promise<Memory> {
   let live = { heapUsed: 0, external: 0 };
   for (let i = 0; i < 3; i++) {
-    live = await server.liveMemory();
+    live = await server.liveMemory({ release: true });
     await sleep(300);
   }
   return { rss: server.rss(), heapUsed: live.heapUsed, external: live.external, live: live.heapUsed + live.external };

@@ -213,8 +213,10 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
       // Every subscriber receives one comment: every subscription is live (and the code warm).
       const warm = await deliverOnce(clients, 'fanout', () => addComment(url, owner, fanOutBug, 'warm-up'));
       if (warm.missing > 0) throw new Error(`${warm.missing} of ${n} subscribers did not receive the warm-up comment`);
-      const idle = await measure(() => settledMemory(server));
-      // Sitting idle through two rounds of keep-alive pings (WS_KEEPALIVE_MS, 12 s by default).
+      // Sitting idle through two rounds of keep-alive pings (WS_KEEPALIVE_MS, 12 s by default), from
+      // a plain collection: one that gave memory back would spare the window the memory reducer's
+      // own pause, which V8 makes some seconds after a busy process goes idle.
+      await server.liveMemory();
       await sleep(IDLE_WINDOW_MS);
       const idleBlock = await server.liveMemory();
       progress(`${n} subscribers: fan-out`);
@@ -236,6 +238,8 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
           subscribers: n,
         }),
       );
+      // After every window, for the same reason.
+      const idle = await measure(() => settledMemory(server));
       progress(`${n} subscribers: raw broadcast`);
       const { sample = '' } = await clients.send({ kind: 'sample', group: 'fanout' });
       const raw = await rawBaseline(clients, n, sample, options.rounds);

@@ -3,11 +3,11 @@
 // BENCH_PROBE_FILE: process.memoryUsage(), and the longest the event loop was held up since the
 // previous report (`eventLoopMaxMs`, from perf_hooks' event-loop delay histogram) with the longest
 // garbage collection pause meanwhile (`gcPauseMaxMs`, `gcPauseMaxKind`) and every collection's
-// count and time by kind (`gcs`), and the server's own CPU time in its
-// longest holds (`longestHold`, `busiestHold`). It lets a
-// benchmark tell live JavaScript memory from RSS the heap has not returned yet, and see whether a
-// fan-out blocked the loop; the server itself knows nothing of it. Plain JavaScript, so the server
-// runs as it is deployed, without a TypeScript loader.
+// count and time by kind (`gcs`), and the server's own CPU time in its longest holds
+// (`longestHold`, `busiestHold`); on SIGWINCH the same after a collection that also gives memory
+// back (below). It lets a benchmark tell live JavaScript memory from RSS the heap has not returned
+// yet, and see whether a fan-out blocked the loop; the server itself knows nothing of it. Plain
+// JavaScript, so the server runs as it is deployed, without a TypeScript loader.
 import fs from 'node:fs';
 import { setInterval } from 'node:timers';
 import v8 from 'node:v8';
@@ -77,13 +77,13 @@ if (file !== undefined && file !== '') {
     holdStart = now;
     holdCpu = process.cpuUsage();
   }, 5).unref();
-  process.on('SIGUSR2', () => {
+  const report = (collect) => {
     const eventLoopMaxMs = delay.max / 1e6;
     const gcPauseMaxMs = gcMaxMs;
     const gcPauseMaxKind = gcMaxKind;
     const gcs = gcTotals;
     const holds = { longestHold, busiestHold };
-    globalThis.gc?.();
+    collect();
     // After the collection, so that the next report's longest wait is not this one's own.
     delay.reset();
     gcMaxMs = 0;
@@ -99,5 +99,15 @@ if (file !== undefined && file !== '') {
       file,
       `${JSON.stringify({ at: Date.now(), eventLoopMaxMs, gcPauseMaxMs, gcPauseMaxKind, gcs, ...holds, ...process.memoryUsage() })}\n`,
     );
-  });
+  };
+  process.on('SIGUSR2', () => report(() => globalThis.gc?.()));
+  // For the RSS figures: the collection V8 makes before giving up on memory, a full one that also
+  // hands the pages it freed back to the system, as its memory reducer does by itself some seconds
+  // after a process goes idle. After a plain one the RSS kept whatever the rounds before had
+  // allocated, and swung by tens of MiB between readings. Node 20's V8 takes no flavor and makes a
+  // plain full collection. Not before the windows above: it would spare them the memory reducer's
+  // own pause, which an idle server does meet.
+  process.on('SIGWINCH', () =>
+    report(() => globalThis.gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' })),
+  );
 }

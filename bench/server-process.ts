@@ -30,9 +30,11 @@ export interface ServerProcess {
    * Live memory after a full garbage collection, in bytes (through bench/server-probe.mjs): V8's heap
    * in use, and `external` (Buffers, ArrayBuffers, PGlite's WebAssembly memory); and the longest
    * the event loop was blocked since the previous call (`eventLoopMaxMs`), and the longest garbage
-   * collection pause meanwhile (`gcPauseMaxMs`).
+   * collection pause meanwhile (`gcPauseMaxMs`). With `release`, the collection also gives the
+   * pages it freed back to the system (Node 22 and later), for an RSS that is the process's, not
+   * what its heap kept from earlier work.
    */
-  liveMemory(): Promise<Probe>;
+  liveMemory(options?: { release?: boolean }): Promise<Probe>;
   /** Lines the server wrote to stderr so far (its logged errors). */
   stderrLines(): number;
   /** The last few KB of the server's output, for a failure message. */
@@ -228,11 +230,11 @@ export async function startServer(
     rss: () => status('VmRSS'),
     peakRss: () => status('VmHWM'),
     resetPeak: () => fs.writeFileSync(`/proc/${child.pid}/clear_refs`, '5'),
-    async liveMemory() {
+    async liveMemory({ release = false } = {}) {
       const lines = () =>
         fs.existsSync(probeFile) ? fs.readFileSync(probeFile, 'utf8').split('\n').filter(Boolean) : [];
       const before = lines().length;
-      child.kill('SIGUSR2');
+      child.kill(release ? 'SIGWINCH' : 'SIGUSR2');
       for (let waited = 0; waited < 30_000; waited += 20) {
         const all = lines();
         if (all.length > before) return JSON.parse(all.at(-1)!) as Probe;

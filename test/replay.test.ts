@@ -54,6 +54,21 @@ describe('resuming with a cursor', () => {
     expect((await resumed.next()).bugChanged.bug.title).toBe('after');
   });
 
+  it('replays from far back exactly what the subscriber may see, past the events whose checks are kept', async () => {
+    const start = await cursorNow();
+    // More events than the checks are kept for (64), so the oldest are checked afresh on replay.
+    const titles: string[] = [];
+    for (let i = 0; i < 70; i++) {
+      if (i === 3) await createBug(server.current, owner, otherProjectId, { title: 'not theirs' });
+      titles.push(`far ${i}`);
+      await title(`far ${i}`);
+    }
+    const resumed = subscribe(client(member), ops.OnBugChanged, { after: start });
+    const replayed: string[] = [];
+    for (let i = 0; i < titles.length; i++) replayed.push((await resumed.next()).bugChanged.bug.title);
+    expect(replayed).toEqual(titles);
+  });
+
   it('gives each event a cursor that resumes right after it, on every subscription', async () => {
     const start = await cursorNow();
     await title('one');

@@ -222,9 +222,6 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
       await server.liveMemory();
       await sleep(IDLE_WINDOW_MS);
       const idleBlock = await server.liveMemory();
-      // After the window, and so after the memory reducer: on Node 20, whose collections cannot be
-      // asked to give memory back, it has then given back what it would.
-      const idle = await measure(() => settledMemory(server));
       progress(`${n} subscribers: fan-out`);
       const cpuBefore = cpuTimeMs(server.pid);
       const graphql = await measure(() =>
@@ -247,6 +244,11 @@ async function runPass(title: string, env: Record<string, string>, options: Opti
       progress(`${n} subscribers: raw broadcast`);
       const { sample = '' } = await clients.send({ kind: 'sample', group: 'fanout' });
       const raw = await rawBaseline(clients, n, sample, options.rounds);
+      // Last, once the server has sat idle through the raw broadcast, and so after V8's memory
+      // reducer: on Node 20, whose collections cannot be asked to give memory back, it has given
+      // back what it would. Not just before a window: the heap it shrinks would have to grow again
+      // in the window's first moments.
+      const idle = await measure(() => settledMemory(server));
       sizes.push({
         n,
         graphql,

@@ -1,34 +1,21 @@
 import type { PrismaClient } from '../../generated/prisma/client';
 import type { StoredEvent } from '../../events/event';
 import type { Viewer } from '../../server/context';
+import { recentMemo } from '../../events/recent-memo';
 import { isAdmin } from '../project/access';
 
 // Who may see an event is decided when it is delivered, not when it was written, so a member
 // removed a moment ago gets nothing more. What every subscriber of an event needs to know is
-// loaded once per event and instance, however many subscribers ask: the event's subscribers
-// deliver it within moments of each other.
+// loaded once per event and instance, however many subscribers ask (see recentMemo).
 //
 // Only for the newest events, though. Kept for every event in the feed's memory (up to 8,192),
 // the member lists held a fresh set of fresh id strings per event: 2.9 of the 6.6 KB an event
 // left in the heap (bench/README.md). A subscriber replaying from further back loads an older
 // event's again, as of then, as it would after a restart.
-const EVENTS_KEPT = 64;
-/** By event, oldest first (a Map iterates in insertion order). */
-const memos = new Map<StoredEvent, Map<string, Promise<unknown>>>();
-
-function memo<T>(event: StoredEvent, key: string, load: () => Promise<T>): Promise<T> {
-  let byKey = memos.get(event);
-  if (byKey === undefined) {
-    memos.set(event, (byKey = new Map<string, Promise<unknown>>()));
-    if (memos.size > EVENTS_KEPT) memos.delete(memos.keys().next().value!);
-  }
-  let value = byKey.get(key) as Promise<T> | undefined;
-  if (value === undefined) byKey.set(key, (value = load()));
-  return value;
-}
+const memo = recentMemo<StoredEvent, Promise<ReadonlySet<string>>>(64);
 
 /** The ids of the members of the event's project, as of its first delivery here (or its first in a while). */
-function membersOf(prisma: PrismaClient, event: StoredEvent): Promise<Set<string>> {
+function membersOf(prisma: PrismaClient, event: StoredEvent): Promise<ReadonlySet<string>> {
   const { projectId } = event;
   if (projectId === null) return Promise.resolve(new Set());
   return memo(event, 'members', async () => {

@@ -12,6 +12,7 @@ import {
 } from 'graphql';
 import type { StoredEvent } from '../../events/event';
 import { deliversDirectly } from '../../events/feed';
+import { recentMemo } from '../../events/recent-memo';
 import { pacer } from '../../events/pacer';
 import { maskError } from '../../graphql/errors';
 import { maskResult, type MaskingLog } from '../../graphql/masking';
@@ -54,24 +55,10 @@ export type StreamObserver = (args: ExecutionArgs) => () => void;
  * where every stream starts and ends, it also tells `observe` (metrics) of both, at no cost per event.
  */
 export function useSharedSubscriptionResults(log: MaskingLog, observe?: StreamObserver): Plugin<Context> {
-  const results = new Map<bigint, Map<string, Promise<ExecutionResult>>>();
+  // By position: every copy of an event (read from memory, or from the table by a replay) shares.
+  const resultFor = recentMemo<bigint, Promise<ExecutionResult>>(EVENTS_KEPT);
   const documentIds = new WeakMap<DocumentNode, number>();
   let documents = 0;
-
-  const resultFor = (event: StoredEvent, group: string, run: () => Promise<ExecutionResult>) => {
-    let byGroup = results.get(event.position);
-    if (byGroup === undefined) {
-      results.set(event.position, (byGroup = new Map<string, Promise<ExecutionResult>>()));
-      // Maps iterate in insertion order: the first keys are the oldest events.
-      for (const position of results.keys()) {
-        if (results.size <= EVENTS_KEPT) break;
-        results.delete(position);
-      }
-    }
-    let result = byGroup.get(group);
-    if (result === undefined) byGroup.set(group, (result = run()));
-    return result;
-  };
 
   const groupOf = (args: ExecutionArgs & { contextValue: Context }): string => {
     let documentId = documentIds.get(args.document);
@@ -94,7 +81,7 @@ export function useSharedSubscriptionResults(log: MaskingLog, observe?: StreamOb
         return mapEvents(
           source as AsyncIterable<StoredEvent>,
           (event) =>
-            resultFor(event, group, async () => {
+            resultFor(event.position, group, async () => {
               const result = maskResult(await execute({ ...args, rootValue: event }), log);
               resultEvents.set(result, event);
               return result;
